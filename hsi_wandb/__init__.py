@@ -1,0 +1,43 @@
+"""hsi_wandb: mirror rl_games / IsaacGym-style training (TensorBoard scalars, checkpoints) to Weights & Biases.
+
+The core here is framework-agnostic; the rl_games adapter is ``hsi_wandb.rl_games_mixin`` and the built-in
+tasks and AMP agent are ``hsi_wandb.builtin``. Example with any SummaryWriter::
+
+    from hsi_wandb import resolve_settings, start_run, WandbWriter
+
+    run = start_run(resolve_settings(cfg, "train.yaml"), run_dir="runs/exp", config=cfg)
+    writer = WandbWriter(SummaryWriter("runs/exp/summaries"), run)
+    writer.begin_epoch(1)
+    writer.add_scalar("losses/a_loss", 0.1, 4096)
+    writer.close()
+    run.finish(0)
+
+Environment:
+    WANDB_MODE      online | offline | disabled; overrides ``wandb.mode`` in the training YAML.
+    WANDB_API_KEY   credentials (also read from ./.env); without them online falls back to offline.
+    WANDB_BASE_URL  the W&B server; probed before an online start.
+"""
+from .artifacts import CheckpointLogger, checkpoint_path
+from .config import ConfigError, WandbConfig, WandbSettings, resolve_settings
+from .lifecycle import NullRun, WandbRun, start_run
+from .ranks import global_rank, is_global_rank_zero
+from .tags import map_tag
+from .writer import WandbWriter
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CheckpointLogger",
+    "ConfigError",
+    "NullRun",
+    "WandbConfig",
+    "WandbRun",
+    "WandbSettings",
+    "WandbWriter",
+    "checkpoint_path",
+    "global_rank",
+    "is_global_rank_zero",
+    "map_tag",
+    "resolve_settings",
+    "start_run",
+]

@@ -1,0 +1,165 @@
+"""The W&B run lifecycle: start (rank 0 only, offline fallback), every W&B call guarded, finish with an exit code."""
+import os
+import socket
+import sys
+import warnings
+from typing import Any, Dict, List, Mapping, Optional
+from urllib.parse import urlparse
+
+from ._wandb import load_wandb
+from .config import WandbSettings
+from .ranks import is_global_rank_zero
+
+DEFAULT_BASE_URL = "https://api.wandb.ai"
+PROBE_TIMEOUT = 3.0
+
+
+def say(message: str) -> None:
+    """Print one hsi_wandb line to stderr."""
+    print("hsi_wandb: " + message, file=sys.stderr, flush=True)
+
+
+class NullRun:
+    """Stands in for a W&B run on non-zero ranks, when disabled, or without wandb: every call does nothing."""
+
+    mode = "disabled"
+    run_id: Optional[str] = None
+    sync_dir: Optional[str] = None
+    mirrors_scalars = False
+
+    def log_row(self, row: Mapping[str, Any]) -> None:
+        """Drop the row."""
+
+    def log_checkpoint(self, name: str, path: str, metadata: Mapping[str, Any], aliases: List[str],
+                       reference: bool = False) -> None:
+        """Drop the checkpoint."""
+
+    def finish(self, exit_code: int = 0) -> None:
+        """Nothing to finish."""
+
+
+def _netrc_has_key(host: str) -> bool:
+    import netrc
+
+    path = os.environ.get("NETRC") or os.path.expanduser("~/.netrc")
+    try:
+        return bool(netrc.netrc(path).authenticators(host))
+    except (OSError, netrc.NetrcParseError):
+        return False
+
+
+def _offline_reason(environ: Mapping[str, str]) -> Optional[str]:
+    """Why an online run cannot start here (no credentials, server unreachable), or None when it can."""
+    url = urlparse(environ.get("WANDB_BASE_URL") or DEFAULT_BASE_URL)
+    host = url.hostname or ""
+    if not (environ.get("WANDB_API_KEY") or environ.get("WANDB_IDENTITY_TOKEN_FILE") or _netrc_has_key(host)):
+        return "no W&B API key (set WANDB_API_KEY, put it in ./.env, or run `wandb login`)"
+    port = url.port or (443 if url.scheme == "https" else 80)
+    try:
+        socket.create_connection((host, port), timeout=PROBE_TIMEOUT).close()
+    except OSError as exc:
+        return "W&B server {}:{} unreachable ({})".format(host, port, exc)
+    return None
+
+
+def _relative_if_inside(path: str) -> str:
+    absolute = os.path.abspath(path)
+    relative = os.path.relpath(absolute)
+    return absolute if relative.startswith(os.pardir) else relative
+
+
+class WandbRun:
+    """A live W&B run; a failing W&B call is reported once and then W&B is left alone, training goes on."""
+
+    def __init__(self, wandb: Any, run: Any, owned: bool):
+        self._wandb = wandb
+        self._run = run
+        self._owned = owned
+        self._failed = False
+        self.mode = "offline" if run.offline else "online"
+        self.run_id: Optional[str] = run.id
+        self.sync_dir: Optional[str] = run.settings.sync_dir
+        self.mirrors_scalars = not getattr(wandb, "patched", {}).get("tensorboard")
+
+    def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        if self._failed:
+            return None
+        try:
+            return fn(*args, **kwargs)
+        except Exception as exc:
+            self._failed = True
+            warnings.warn("hsi_wandb: W&B failed to {} ({}: {}); training continues, TensorBoard and "
+                          "checkpoints are unaffected, nothing more is sent to W&B".format(
+                              what, type(exc).__name__, exc), RuntimeWarning)
+            return None
+
+    def log_row(self, row: Mapping[str, Any]) -> None:
+        """Log one row (one epoch); its ``frame`` is the x-axis, never W&B's own step."""
+        self._call("log a row", self._run.log, dict(row))
+
+    def log_checkpoint(self, name: str, path: str, metadata: Mapping[str, Any], aliases: List[str],
+                       reference: bool = False) -> None:
+        """Log a checkpoint file as a ``model`` artifact; ``reference`` records only its local path and metadata."""
+        self._call("log checkpoint {}".format(path), self._log_checkpoint, name, path, metadata, aliases, reference)
+
+    def _log_checkpoint(self, name: str, path: str, metadata: Mapping[str, Any], aliases: List[str],
+                        reference: bool) -> None:
+        artifact = self._wandb.Artifact(name, type="model", metadata=dict(metadata))
+        entry = metadata.get("file") or os.path.basename(path)
+        if reference:
+            artifact.add_reference("file://" + os.path.abspath(path), name=entry, checksum=False)
+        else:
+            artifact.add_file(_relative_if_inside(path), name=entry, policy="immutable")
+        self._run.log_artifact(artifact, aliases=list(aliases))
+
+    def finish(self, exit_code: int = 0) -> None:
+        """Finish the run if hsi_wandb started it, and print how to sync an offline run."""
+        if not self._owned:
+            return
+        self._failed = False
+        self._call("finish the run", self._run.finish, exit_code=exit_code)
+        if self.mode == "offline":
+            say("offline run saved; to upload it, run: wandb sync {}".format(_relative_if_inside(self.sync_dir)))
+
+
+def _define_axes(run: Any) -> None:
+    run.define_metric("frame")
+    run.define_metric("*", step_metric="frame", step_sync=True)
+
+
+def start_run(settings: WandbSettings, run_dir: str, config: Mapping[str, Any], name: Optional[str] = None,
+              job_type: Optional[str] = None, environ: Optional[Mapping[str, str]] = None) -> Any:
+    """Start (or reuse) the W&B run on global rank 0; every other case gets a :class:`NullRun`."""
+    environ = os.environ if environ is None else environ
+    if not settings.enabled or not is_global_rank_zero():
+        return NullRun()
+    wandb = load_wandb()
+    if wandb is None:
+        return NullRun()
+    if wandb.run is not None:
+        wandb.run.config.update(dict(config), allow_val_change=True)
+        _define_axes(wandb.run)
+        return WandbRun(wandb, wandb.run, owned=False)
+    section = settings.wandb
+    mode = settings.mode
+    if mode == "online":
+        reason = _offline_reason(environ)
+        if reason:
+            say("{}; logging offline instead".format(reason))
+            mode = "offline"
+    os.makedirs(run_dir, exist_ok=True)
+    kwargs: Dict[str, Any] = dict(project=section.project, entity=section.entity, name=name or section.name,
+                                  group=section.group, tags=list(section.tags) or None, notes=section.notes,
+                                  job_type=job_type, dir=run_dir, config=dict(config))
+    try:
+        run = wandb.init(mode=mode, settings=wandb.Settings(init_timeout=section.init_timeout), **kwargs)
+    except Exception as exc:
+        if mode != "online":
+            warnings.warn("hsi_wandb: could not start a W&B run ({}); training continues with TensorBoard "
+                          "only".format(exc), RuntimeWarning)
+            return NullRun()
+        say("online start failed ({}: {}); logging offline instead".format(type(exc).__name__, exc))
+        return start_run(WandbSettings("offline", section, settings.source), run_dir, config, name, job_type,
+                         environ)
+    _define_axes(run)
+    return WandbRun(wandb, run, owned=True)

@@ -1,0 +1,35 @@
+"""How a TensorBoard tag becomes a W&B key (DESIGN.md's metric table), and which x-axis the tag was written against."""
+import re
+from typing import NamedTuple
+
+FRAME, EPOCH, TIME = "frame", "epoch", "time"
+"""The x-axes rl_games agents write against: environment frames, epochs and seconds."""
+
+_NAMESPACES = frozenset(("performance", "losses", "info", "eval", "system"))
+_NUMBERED_FAMILY = re.compile(r"^(rewards|episode_lengths|shaped_rewards|scores)(\d*)/(frame|step|mean|iter|time)$")
+_TASK_REWARD = re.compile(r"^rewards/([^/]+)/(frame|step|iter|time)$")
+_AXIS_FAMILY = re.compile(r"^([^/]+)/(frame|iter|time)$")
+_AXIS_OF_SUFFIX = {"frame": FRAME, "step": FRAME, "mean": FRAME, "iter": EPOCH, "time": TIME}
+
+
+class Mapped(NamedTuple):
+    """A W&B key and the axis its TensorBoard tag used; per-axis duplicates share one key."""
+
+    key: str
+    axis: str
+
+
+def map_tag(tag: str) -> Mapped:
+    """Map a TensorBoard tag to its W&B key: ``rewards0/iter`` -> ``rewards/mean``, unknown tags unchanged."""
+    match = _NUMBERED_FAMILY.match(tag)
+    if match:
+        family, index, suffix = match.groups()
+        leaf = "mean" if index in ("", "0") else index
+        return Mapped("{}/{}".format(family, leaf), _AXIS_OF_SUFFIX[suffix])
+    match = _TASK_REWARD.match(tag)
+    if match:
+        return Mapped("rewards/{}".format(match.group(1)), _AXIS_OF_SUFFIX[match.group(2)])
+    match = _AXIS_FAMILY.match(tag)
+    if match and match.group(1) not in _NAMESPACES:
+        return Mapped(match.group(1), _AXIS_OF_SUFFIX[match.group(2)])
+    return Mapped(tag, FRAME)

@@ -1,0 +1,114 @@
+"""A SummaryWriter mirror: every call reaches the wrapped writer unchanged; scalars also reach W&B, one row per epoch."""
+import math
+import time
+import warnings
+from collections import Counter
+from typing import Any, Dict, Optional
+
+from .tags import FRAME, map_tag
+
+
+def _as_float(value: Any) -> float:
+    """A scalar as a Python float (0-d tensors and numpy scalars included)."""
+    if hasattr(value, "item"):
+        value = value.item()
+    return float(value)
+
+
+def _same(a: float, b: float) -> bool:
+    return a == b or (math.isnan(a) and math.isnan(b))
+
+
+class WandbWriter:
+    """Wraps a SummaryWriter-like object (tensorboardX, torch, rl_games' IntervalSummaryWriter) without subclassing it.
+
+    Rows go to ``sink.log_row(row)``; each row carries ``frame`` (the step most of the epoch's scalars
+    were written at), ``epoch`` and ``wall_time`` (seconds since the mirror started).
+    Call :meth:`begin_epoch` at each epoch start; without it a new row starts whenever the frame changes.
+    """
+
+    def __init__(self, writer: Any, sink: Any, wall_time_offset: float = 0.0):
+        self._writer = writer
+        self._sink = sink
+        self._t0 = time.time() - wall_time_offset
+        self._row: Dict[str, float] = {}
+        self._tag_of: Dict[str, str] = {}
+        self._frame_votes: Counter = Counter()
+        self._epoch: Optional[int] = None
+        self._rows = 0
+        self._last_frame = 0
+        self._explicit = False
+        self._warned = False
+
+    @property
+    def wrapped(self) -> Any:
+        """The writer every call is delegated to."""
+        return self._writer
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._writer, name)
+
+    def add_scalar(self, tag: str, scalar_value: Any, global_step: Any = None, *args: Any, **kwargs: Any) -> Any:
+        """Write to the wrapped writer first, exactly as called, then buffer the value for W&B."""
+        result = self._writer.add_scalar(tag, scalar_value, global_step, *args, **kwargs)
+        try:
+            self._record(tag, _as_float(scalar_value), global_step)
+        except Exception as exc:  # the mirror must never break training
+            self._warn_once("could not mirror scalar {!r}: {}".format(tag, exc))
+        return result
+
+    def begin_epoch(self, epoch: int) -> None:
+        """Send the previous epoch's row and start collecting the row of ``epoch``."""
+        self._explicit = True
+        self.flush_row()
+        self._epoch = int(epoch)
+
+    def flush_row(self) -> None:
+        """Send the pending row, if any, to the sink."""
+        if not self._row:
+            return
+        self._last_frame = self._row_frame()
+        row: Dict[str, Any] = {"frame": self._last_frame, "epoch": self._row_epoch(),
+                               "wall_time": time.time() - self._t0}
+        row.update(self._row)
+        self._row, self._tag_of = {}, {}
+        self._frame_votes.clear()
+        self._rows += 1
+        try:
+            self._sink.log_row(row)
+        except Exception as exc:
+            self._warn_once("could not send a row to W&B: {}".format(exc))
+
+    def close(self) -> Any:
+        """Send the last row, then close the wrapped writer."""
+        self.flush_row()
+        return self._writer.close()
+
+    def _record(self, tag: str, value: float, global_step: Any) -> None:
+        key, axis = map_tag(tag)
+        if axis == FRAME and global_step is not None:
+            frame = int(_as_float(global_step))
+            if not self._explicit and self._frame_votes and frame not in self._frame_votes:
+                self.flush_row()
+            self._frame_votes[frame] += 1
+        previous = self._row.get(key)
+        if previous is not None and self._tag_of[key] != tag:
+            if _same(previous, value):
+                return
+            key = tag
+        self._row[key] = value
+        self._tag_of[key] = tag
+
+    def _row_frame(self) -> int:
+        if not self._frame_votes:
+            return self._last_frame
+        best = max(self._frame_votes.values())
+        return max(f for f, n in self._frame_votes.items() if n == best)
+
+    def _row_epoch(self) -> int:
+        return self._epoch if self._epoch is not None else self._rows + 1
+
+    def _warn_once(self, message: str) -> None:
+        if not self._warned:
+            self._warned = True
+            warnings.warn("hsi_wandb: " + message + " (further mirror errors are not reported)", RuntimeWarning)

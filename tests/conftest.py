@@ -1,0 +1,24 @@
+"""Shared fixtures: every test runs in its own folder with W&B offline and no credentials."""
+import os
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(__file__))
+
+
+@pytest.fixture(autouse=True)
+def isolated_wandb(tmp_path, monkeypatch):
+    """Run in ``tmp_path`` with W&B offline, no API key and W&B's own folders inside ``tmp_path``."""
+    monkeypatch.chdir(tmp_path)
+    for name in ("WANDB_API_KEY", "WANDB_BASE_URL", "WANDB_RUN_ID", "WANDB_RESUME", "WANDB_PROJECT",
+                 "WANDB_ENTITY", "WANDB_NAME", "WANDB_TAGS", "WANDB_NOTES", "WANDB_RUN_GROUP",
+                 "RANK", "LOCAL_RANK", "WORLD_SIZE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    monkeypatch.setenv("NETRC", str(tmp_path / "no.netrc"))
+    monkeypatch.setenv("WANDB_CONFIG_DIR", str(tmp_path / "wandb-config"))
+    monkeypatch.setenv("WANDB_CACHE_DIR", str(tmp_path / "wandb-cache"))
+    monkeypatch.setenv("WANDB_DATA_DIR", str(tmp_path / "wandb-data"))
+    yield tmp_path

@@ -1,0 +1,56 @@
+"""Read an offline W&B run back with W&B's own reader, ``wandb leet inspect --json``."""
+import json
+import os
+import subprocess
+import sys
+
+
+def wandb_cli():
+    """The ``wandb`` command of the running interpreter's environment."""
+    return os.path.join(os.path.dirname(sys.executable), "wandb")
+
+
+class OfflineRun:
+    """The records of one offline run, as ``wandb leet inspect --json`` prints them."""
+
+    def __init__(self, path):
+        out = subprocess.run([wandb_cli(), "leet", "inspect", "--json", os.fspath(path)],
+                             check=True, capture_output=True, text=True, timeout=120).stdout
+        self.records = [json.loads(line) for line in out.splitlines() if line.strip()]
+
+    def of_type(self, kind):
+        return [r[kind] for r in self.records if r.get("type") == kind]
+
+    @property
+    def history(self):
+        return [h["item"] for h in self.of_type("history")]
+
+    @property
+    def artifacts(self):
+        return self.of_type("artifact")
+
+    @property
+    def exit_code(self):
+        exits = self.of_type("exit")
+        return exits[-1].get("exit_code", 0) if exits else None
+
+    @property
+    def config(self):
+        merged = {}
+        for run in self.of_type("run"):
+            merged.update(run.get("config", {}).get("update", {}))
+        for cfg in self.of_type("config"):
+            merged.update(cfg.get("update", {}))
+        return merged
+
+    @property
+    def run_id(self):
+        return self.of_type("run")[0]["run_id"]
+
+
+def offline_runs(root):
+    """Every offline run folder below ``root``."""
+    found = []
+    for dirpath, dirnames, _ in os.walk(root):
+        found += [os.path.join(dirpath, d) for d in dirnames if d.startswith("offline-run-")]
+    return sorted(found)

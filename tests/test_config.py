@@ -1,0 +1,112 @@
+"""Config validation, WANDB_MODE precedence and the online -> offline fallback, against real wandb."""
+import socket
+import time
+
+import pytest
+from hypothesis import given, strategies as st
+
+from hsi_wandb import ConfigError, resolve_settings, start_run
+from hsi_wandb.lifecycle import NullRun, WandbRun
+
+
+def settings(cfg, environ=None):
+    return resolve_settings(cfg, "cfg/train/x.yaml", environ={} if environ is None else environ)
+
+
+@pytest.mark.parametrize("cfg,key,allowed", [
+    ({"use_wandb": True, "wandb": {"projet": "x"}}, "wandb.projet", "project, entity"),
+    ({"use_wandb": True, "wandb": {"mode": "onlin"}}, "wandb.mode", "online, offline, disabled"),
+    ({"use_wandb": True, "wandb": {"tags": "a,b"}}, "wandb.tags", "a list of strings"),
+    ({"use_wandb": True, "wandb": {"tags": ["a", 3]}}, "wandb.tags", "list of strings"),
+    ({"use_wandb": True, "wandb": {"project": 5}}, "wandb.project", "a string"),
+    ({"use_wandb": True, "wandb": {"entity": True}}, "wandb.entity", "a string or null"),
+    ({"use_wandb": True, "wandb": {"checkpoints": "all"}}, "wandb.checkpoints", "files, metadata, none"),
+    ({"use_wandb": True, "wandb": {"init_timeout": -1}}, "wandb.init_timeout", "positive"),
+    ({"use_wandb": "yes"}, "use_wandb", "True, False, auto"),
+    ({"use_wandb": True, "wandb": ["project"]}, "wandb", "mapping"),
+])
+def test_bad_values_name_file_key_and_allowed(cfg, key, allowed):
+    with pytest.raises(ConfigError) as err:
+        settings(cfg)
+    message = str(err.value)
+    assert message.startswith("cfg/train/x.yaml: `{}`".format(key))
+    assert allowed in message
+
+
+def test_valid_section_is_typed():
+    s = settings({"use_wandb": True, "wandb": {"project": "tokenHSI", "tags": ["a"], "mode": "offline",
+                                                "entity": None, "init_timeout": 5}})
+    assert (s.mode, s.wandb.project, s.wandb.tags, s.wandb.init_timeout) == ("offline", "tokenHSI", ["a"], 5)
+
+
+@pytest.mark.parametrize("use,file_mode,env_mode,expected", [
+    (True, "online", None, "online"),
+    (True, "online", "offline", "offline"),
+    (True, "offline", "online", "online"),
+    (True, "online", "disabled", "disabled"),
+    (True, "offline", "dryrun", "offline"),
+    (False, "online", "offline", "disabled"),
+    ("auto", "online", None, "disabled"),
+    ("auto", "offline", "offline", "offline"),
+])
+def test_wandb_mode_precedence(use, file_mode, env_mode, expected):
+    environ = {"WANDB_MODE": env_mode} if env_mode else {}
+    assert settings({"use_wandb": use, "wandb": {"mode": file_mode}}, environ).mode == expected
+
+
+def test_auto_turns_on_with_a_key_in_env_or_dotenv(tmp_path):
+    assert settings({"use_wandb": "auto"}, {"WANDB_API_KEY": "k" * 40}).mode == "online"
+    (tmp_path / ".env").write_text("WANDB_API_KEY=" + "k" * 40 + "\n")
+    assert settings({"wandb": {"mode": "offline"}}).mode == "offline"
+
+
+def test_bad_wandb_mode_environment_variable():
+    with pytest.raises(ConfigError, match="WANDB_MODE.*online, offline, disabled"):
+        settings({"use_wandb": True}, {"WANDB_MODE": "sometimes"})
+
+
+@given(st.dictionaries(st.text(max_size=12), st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=8),
+                                                      st.lists(st.text(max_size=4), max_size=3)), max_size=5))
+def test_any_section_is_accepted_or_rejected_clearly(section):
+    try:
+        settings({"use_wandb": True, "wandb": section})
+    except ConfigError as err:
+        assert str(err).startswith("cfg/train/x.yaml: `")
+
+
+def _closed_port():
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    return port
+
+
+@pytest.mark.parametrize("environ", [
+    {},
+    {"WANDB_API_KEY": "k" * 40, "WANDB_BASE_URL": "http://127.0.0.1:{}".format(_closed_port())},
+], ids=["no-credentials", "closed-port"])
+def test_online_without_credentials_or_server_falls_back_to_offline(tmp_path, monkeypatch, capfd, environ):
+    monkeypatch.delenv("WANDB_MODE")
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    s = resolve_settings({"use_wandb": True, "wandb": {"mode": "online"}}, "x.yaml")
+    assert s.mode == "online"
+    started = time.monotonic()
+    run = start_run(s, str(tmp_path / "exp"), {"a": 1})
+    elapsed = time.monotonic() - started
+    try:
+        assert isinstance(run, WandbRun) and run.mode == "offline"
+        assert elapsed < 30
+        err = capfd.readouterr().err
+        assert err.count("logging offline instead") == 1
+        assert str(tmp_path / "exp") in run.sync_dir
+    finally:
+        run.finish(0)
+
+
+def test_non_zero_rank_never_starts_a_run(tmp_path, monkeypatch):
+    monkeypatch.setenv("RANK", "1")
+    run = start_run(settings({"use_wandb": True, "wandb": {"mode": "offline"}}), str(tmp_path), {})
+    assert isinstance(run, NullRun)
+    assert not (tmp_path / "wandb").exists()

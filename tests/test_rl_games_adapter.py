@@ -1,0 +1,244 @@
+"""A real rl_games PPO agent trained for a few epochs with the mirror, read back with W&B's and TensorBoard's readers."""
+import hashlib
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import torch
+from rl_games.algos_torch import a2c_continuous
+from rl_games.torch_runner import Runner
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+import tiny_env
+from hsi_wandb import ConfigError
+from hsi_wandb.rl_games_mixin import WandbMixin, apply_to_runner, configure
+from hsi_wandb.tags import EPOCH, FRAME, TIME, map_tag
+from offline_run import OfflineRun, offline_runs
+
+DESIGN_KEYS = ["performance/step_fps", "losses/a_loss", "losses/c_loss", "losses/entropy", "losses/bounds_loss",
+               "info/epochs", "info/last_lr", "info/lr_mul", "info/kl", "info/e_clip", "rewards/mean",
+               "episode_lengths/mean"]
+ASE_KEYS = ["performance/total_fps", "performance/update_time", "performance/play_time", "losses/disc_loss",
+            "info/clip_frac", "info/disc_agent_acc", "info/disc_demo_acc", "info/disc_agent_logit",
+            "info/disc_demo_logit", "info/disc_grad_penalty", "info/disc_logit_loss", "info/disc_reward_mean",
+            "info/disc_reward_std", "rewards/1"]
+
+
+def train(tmp_path, cfg=None, **overrides):
+    """Train the tiny env with a real rl_games Runner; return the experiment dir."""
+    tiny_env.register()
+    cfg = cfg or tiny_env.train_config(tmp_path / "runs", **overrides)
+    runner = Runner()
+    apply_to_runner(runner, cfg, source="tiny.yaml", task="point")
+    runner.load(cfg)
+    runner.run({"train": True, "play": False, "checkpoint": None})
+    return tmp_path / "runs" / cfg["params"]["config"]["full_experiment_name"]
+
+
+def tensorboard_scalars(exp_dir):
+    acc = EventAccumulator(str(exp_dir / "summaries"), size_guidance={"scalars": 0})
+    acc.Reload()
+    return {tag: [(e.step, e.value) for e in acc.Scalars(tag)] for tag in acc.Tags()["scalars"]}
+
+
+def assert_mirrored(tb, rows):
+    """Every TensorBoard scalar is on W&B: same value, at the same frame (or epoch for per-epoch axes)."""
+    assert tb
+    for tag, events in tb.items():
+        key, axis = map_tag(tag)
+        for step, value in events:
+            candidates = [r for r in rows if axis == TIME or r[{FRAME: "frame", EPOCH: "epoch"}[axis]] == step]
+            found = [r.get(k) for r in candidates for k in (key, tag) if k in r]
+            assert any(np.float32(v) == np.float32(value) for v in found), (tag, step, value)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """One offline training run shared by the assertions below."""
+    tmp_path = tmp_path_factory.mktemp("adapter")
+    old = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        exp_dir = train(tmp_path, save_best_after=2)
+        (run_dir,) = offline_runs(exp_dir)
+        yield tmp_path, exp_dir, OfflineRun(run_dir)
+    finally:
+        os.chdir(old)
+
+
+def test_run_ends_with_exit_code_zero_and_logs_the_config(trained):
+    _, _, run = trained
+    assert run.exit_code == 0
+    assert run.config["params"]["config"]["learning_rate"] == 3e-4
+    assert run.config["wandb"]["project"] == "hsi-wandb-tests"
+
+
+def test_every_tensorboard_scalar_is_on_wandb(trained):
+    _, exp_dir, run = trained
+    rows = run.history
+    assert_mirrored(tensorboard_scalars(exp_dir), rows)
+    for key in DESIGN_KEYS + ["frame", "epoch", "wall_time"]:
+        assert any(key in r for r in rows), key
+    frames = [r["frame"] for r in rows]
+    assert frames == sorted(frames) and len(set(frames)) == len(frames)
+    assert [r["epoch"] for r in rows] == list(range(1, len(rows) + 1))
+
+
+def test_frame_is_the_declared_x_axis(trained):
+    _, _, run = trained
+    metrics = run.of_type("metric")
+    assert {"name": "frame", "options": {"defined": True}} in metrics
+    assert any(m.get("glob_name") == "*" and m.get("step_metric") == "frame" for m in metrics)
+
+
+def test_checkpoints_are_self_contained_model_artifacts(trained):
+    tmp_path, exp_dir, run = trained
+    arts = run.artifacts
+    assert len(arts) >= 2
+    for art in arts:
+        assert art["type"] == "model"
+        meta = __import__("json").loads(art["metadata"])
+        assert {"epoch", "frame", "reason", "size_bytes"} <= set(meta)
+        assert "latest" in art["aliases"] and "epoch-{}".format(meta["epoch"]) in art["aliases"]
+        for entry in art["manifest"]["contents"]:
+            local = os.path.realpath(tmp_path / entry["local_path"])
+            assert local.startswith(os.path.realpath(exp_dir) + os.sep)
+            digest = hashlib.md5(open(local, "rb").read()).digest()
+            assert __import__("base64").b64encode(digest).decode() == entry["digest"]
+            state = torch.load(local, weights_only=False)
+            assert (state["epoch"], state["frame"]) == (meta["epoch"], meta["frame"])
+    assert "final" in arts[-1]["aliases"] and all("final" not in a["aliases"] for a in arts[:-1])
+
+
+def test_tensorboard_output_is_unchanged_by_the_mirror(tmp_path, monkeypatch, trained):
+    monkeypatch.setenv("WANDB_MODE", "disabled")
+    plain_dir = train(tmp_path, save_best_after=2)
+    assert not (plain_dir / "wandb").exists()
+    _, mirrored_dir, _ = trained
+    plain, mirrored = tensorboard_scalars(plain_dir), tensorboard_scalars(mirrored_dir)
+    assert plain.keys() == mirrored.keys()
+    for tag in plain:
+        assert [s for s, _ in plain[tag]] == [s for s, _ in mirrored[tag]] or tag.endswith("/time"), tag
+        if not tag.startswith("performance/") and not tag.endswith("/time"):
+            assert plain[tag] == mirrored[tag], tag
+
+
+class AseStyleAgent(a2c_continuous.A2CAgent):
+    """Writes the tags ASE/TokenHSI AMP agents write, from its own write_stats."""
+
+    def write_stats(self, total_time, epoch_num, step_time, play_time, update_time, a_losses, c_losses, entropies,
+                    kls, last_lr, lr_mul, frame, scaled_time, scaled_play_time, curr_frames, *rest):
+        w = self.writer
+        w.add_scalar("performance/total_fps", curr_frames / scaled_time, frame)
+        w.add_scalar("performance/step_fps", curr_frames / scaled_play_time, frame)
+        w.add_scalar("performance/update_time", update_time, frame)
+        w.add_scalar("performance/play_time", play_time, frame)
+        w.add_scalar("losses/a_loss", torch.stack(a_losses).mean().item(), frame)
+        w.add_scalar("losses/c_loss", torch.stack(c_losses).mean().item(), frame)
+        w.add_scalar("losses/disc_loss", 0.25, frame)
+        w.add_scalar("info/clip_frac", 0.1, frame)
+        w.add_scalar("info/epochs", epoch_num, frame)
+        for name in ("agent_acc", "demo_acc", "agent_logit", "demo_logit", "grad_penalty", "logit_loss",
+                     "reward_mean", "reward_std"):
+            w.add_scalar("info/disc_" + name, 0.5, frame)
+        for i in range(2):
+            w.add_scalar("rewards{}/frame".format(i), float(i + epoch_num), frame)
+            w.add_scalar("rewards{}/iter".format(i), float(i + epoch_num), epoch_num)
+            w.add_scalar("rewards{}/time".format(i), float(i + epoch_num), total_time)
+        w.add_scalar("episode_lengths/frame", 30.0, frame)
+        w.add_scalar("episode_lengths/iter", 30.0, epoch_num)
+
+
+class WandbAseAgent(WandbMixin, AseStyleAgent):
+    """The mixin used by subclassing, as a user's own agent would."""
+
+
+def test_ase_style_tags_map_to_design_keys_with_the_subclass_mixin(tmp_path):
+    cfg = tiny_env.train_config(tmp_path / "runs", max_epochs=3)
+    configure(cfg, source="ase.yaml")
+    tiny_env.register()
+    runner = Runner()
+    runner.algo_factory.register_builder("a2c_continuous", lambda **kw: WandbAseAgent(**kw))
+    runner.load(cfg)
+    runner.run({"train": True, "play": False, "checkpoint": None})
+    exp_dir = tmp_path / "runs" / "point"
+    (run_dir,) = offline_runs(exp_dir)
+    rows = OfflineRun(run_dir).history
+    for key in ASE_KEYS + ["rewards/mean", "episode_lengths/mean"]:
+        assert all(key in r for r in rows), key
+    assert all("rewards0/iter" not in r and "rewards1/time" not in r for r in rows)
+    assert [r["rewards/1"] for r in rows] == [r["epoch"] + 1.0 for r in rows] and len(rows) >= 3
+    assert_mirrored(tensorboard_scalars(exp_dir), rows)
+
+
+def test_training_error_finishes_the_run_with_nonzero_exit_and_propagates(tmp_path):
+    tiny_env.register()
+    cfg = tiny_env.train_config(tmp_path / "runs", max_epochs=50, save_best_after=1)
+    calls = {"n": 0}
+    original = a2c_continuous.A2CAgent.train_epoch
+
+    def failing_train_epoch(self):
+        calls["n"] += 1
+        if calls["n"] == 4:
+            raise RuntimeError("simulated CUDA error")
+        return original(self)
+
+    runner = Runner()
+    runner.algo_factory.register_builder("a2c_continuous", lambda **kw: type(
+        "Failing", (a2c_continuous.A2CAgent,), {"train_epoch": failing_train_epoch})(**kw))
+    apply_to_runner(runner, cfg, source="tiny.yaml")
+    runner.load(cfg)
+    with pytest.raises(RuntimeError, match="simulated CUDA error"):
+        runner.run({"train": True, "play": False, "checkpoint": None})
+    (run_dir,) = offline_runs(tmp_path / "runs" / "point")
+    run = OfflineRun(run_dir)
+    assert run.exit_code == 1
+    assert [r["epoch"] for r in run.history] == [1, 2, 3]
+    assert run.artifacts and all("final" not in a["aliases"] for a in run.artifacts)
+
+
+def test_bad_config_stops_before_training(tmp_path):
+    cfg = tiny_env.train_config(tmp_path / "runs")
+    cfg["wandb"]["mode"] = "sometimes"
+    with pytest.raises(ConfigError, match="tiny.yaml: `wandb.mode`"):
+        apply_to_runner(Runner(), cfg, source="tiny.yaml")
+    assert not (tmp_path / "runs").exists()
+
+
+def test_checkpoint_policy_none_and_metadata(tmp_path):
+    for policy in ("none", "metadata"):
+        cfg = tiny_env.train_config(tmp_path / policy, max_epochs=3, save_best_after=1)
+        cfg["wandb"]["checkpoints"] = policy
+        train(tmp_path / policy, cfg)
+        (run_dir,) = offline_runs(tmp_path / policy)
+        arts = OfflineRun(run_dir).artifacts
+        if policy == "none":
+            assert arts == []
+        else:
+            assert arts and all(e.get("ref", "").startswith("file://") for a in arts for e in a["manifest"]["contents"])
+            assert not os.path.exists(os.path.join(run_dir, "checkpoints"))
+
+
+def test_without_wandb_installed_training_goes_on_with_one_warning(tmp_path):
+    script = textwrap.dedent("""
+        import sys, warnings
+        sys.modules["wandb"] = None
+        sys.path[:0] = {paths!r}
+        import tiny_env
+        from rl_games.torch_runner import Runner
+        from hsi_wandb.rl_games_mixin import apply_to_runner
+        tiny_env.register()
+        cfg = tiny_env.train_config({runs!r}, max_epochs=3)
+        runner = Runner()
+        apply_to_runner(runner, cfg, source="tiny.yaml")
+        runner.load(cfg)
+        runner.run({{"train": True, "play": False, "checkpoint": None}})
+    """).format(paths=[os.path.dirname(__file__), os.path.dirname(os.path.dirname(__file__))],
+                runs=str(tmp_path / "runs"))
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stderr.count("the `wandb` package is not installed") == 1
+    assert tensorboard_scalars(tmp_path / "runs" / "point")["losses/a_loss"]

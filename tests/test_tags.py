@@ -1,0 +1,52 @@
+"""The TensorBoard tag -> W&B key mapping of DESIGN.md."""
+import pytest
+from hypothesis import given, strategies as st
+
+from hsi_wandb.tags import EPOCH, FRAME, TIME, map_tag
+
+DESIGN_TABLE = [
+    ("performance/total_fps", "performance/total_fps", FRAME),
+    ("performance/step_fps", "performance/step_fps", FRAME),
+    ("performance/update_time", "performance/update_time", FRAME),
+    ("performance/play_time", "performance/play_time", FRAME),
+    ("losses/disc_loss", "losses/disc_loss", FRAME),
+    ("info/clip_frac", "info/clip_frac", FRAME),
+    ("info/disc_reward_std", "info/disc_reward_std", FRAME),
+    ("rewards/step", "rewards/mean", FRAME),
+    ("rewards/iter", "rewards/mean", EPOCH),
+    ("rewards/time", "rewards/mean", TIME),
+    ("rewards0/frame", "rewards/mean", FRAME),
+    ("rewards0/iter", "rewards/mean", EPOCH),
+    ("rewards0/time", "rewards/mean", TIME),
+    ("rewards1/frame", "rewards/1", FRAME),
+    ("rewards2/iter", "rewards/2", EPOCH),
+    ("rewards/reach/frame", "rewards/reach", FRAME),
+    ("rewards/traj/iter", "rewards/traj", EPOCH),
+    ("episode_lengths/frame", "episode_lengths/mean", FRAME),
+    ("episode_lengths/step", "episode_lengths/mean", FRAME),
+    ("episode_lengths/iter", "episode_lengths/mean", EPOCH),
+    ("scores/mean", "scores/mean", FRAME),
+    ("scores/iter", "scores/mean", EPOCH),
+    ("successes/frame", "successes", FRAME),
+    ("successes/time", "successes", TIME),
+    ("eval/sit/success_rate", "eval/sit/success_rate", FRAME),
+    ("info/time", "info/time", FRAME),
+    ("performance/step_time", "performance/step_time", FRAME),
+    ("my/custom/tag", "my/custom/tag", FRAME),
+]
+
+
+@pytest.mark.parametrize("tag,key,axis", DESIGN_TABLE)
+def test_design_table(tag, key, axis):
+    assert map_tag(tag) == (key, axis)
+
+
+@given(st.text(min_size=1, max_size=300))
+def test_any_tag_maps_to_a_nonempty_key(tag):
+    key, axis = map_tag(tag)
+    assert key and axis in (FRAME, EPOCH, TIME)
+
+
+@given(st.text(min_size=1, max_size=60).filter(lambda s: not s.endswith(("/frame", "/step", "/iter", "/time", "/mean"))))
+def test_tags_without_axis_suffix_keep_their_name(tag):
+    assert map_tag(tag).key == tag
