@@ -74,9 +74,15 @@ class WandbMixin:
     or non-zero when training raises (the exception still propagates).
     """
 
+    _wandb_owner: type
+
     def __init__(self, *args: Any, **kwargs: Any):
-        super().__init__(*args, **kwargs)
+        self._wandb_next().__init__(*args, **kwargs)
         self._wandb_attach(_default_options or make_options({}))
+
+    def _wandb_next(self) -> Any:
+        """The agent class's own methods (``super()`` that also works in classes made by :func:`attach`)."""
+        return super(self._wandb_owner, self)
 
     def _wandb_attach(self, options: WandbOptions) -> None:
         self._wandb_options = options
@@ -88,7 +94,7 @@ class WandbMixin:
         """Train with the W&B run open; it is finished however training ends."""
         self._wandb_start()
         try:
-            result = super().train()
+            result = self._wandb_next().train()
         except BaseException as exc:
             self._wandb_end(_exit_code(exc), final=False)
             raise
@@ -97,7 +103,7 @@ class WandbMixin:
 
     def update_epoch(self) -> int:
         """Start a new epoch, sending the previous epoch's row."""
-        epoch = super().update_epoch()
+        epoch = self._wandb_next().update_epoch()
         if self._wandb_writer is not None:
             self._wandb_writer.begin_epoch(epoch)
         return epoch
@@ -108,7 +114,7 @@ class WandbMixin:
         if checkpoints is not None:
             checkpoints.before_save(fn + ".pth")
             checkpoints.before_save(fn)
-        super().save(fn)
+        self._wandb_next().save(fn)
         if checkpoints is not None:
             checkpoints.add(checkpoint_path(fn), self._wandb_checkpoint_metadata())
 
@@ -173,16 +179,24 @@ class WandbMixin:
         return metadata
 
 
+WandbMixin._wandb_owner = WandbMixin
 _MIXED: Dict[type, type] = {}
+_MIXIN_METHODS = {k: v for k, v in vars(WandbMixin).items() if callable(v) and k != "__init__"}
+
+
+def _mixed_class(cls: type) -> type:
+    """``Wandb<Class>``: the agent class as its only base (so ``__class__`` can be swapped) plus the mixin."""
+    if cls not in _MIXED:
+        mixed = type("Wandb" + cls.__name__, (cls,), dict(_MIXIN_METHODS, __module__=cls.__module__))
+        mixed._wandb_owner = mixed
+        _MIXED[cls] = mixed
+    return _MIXED[cls]
 
 
 def attach(agent: Any, options: WandbOptions) -> Any:
     """Give an already built agent the mixin (its class becomes ``Wandb<Class>``) with ``options``."""
-    if not isinstance(agent, WandbMixin):
-        cls = type(agent)
-        if cls not in _MIXED:
-            _MIXED[cls] = type("Wandb" + cls.__name__, (WandbMixin, cls), {"__module__": cls.__module__})
-        agent.__class__ = _MIXED[cls]
+    if not hasattr(agent, "_wandb_owner"):
+        agent.__class__ = _mixed_class(type(agent))
     agent._wandb_attach(options)
     return agent
 
