@@ -19,7 +19,7 @@ Environment:
 """
 from .artifacts import CheckpointLogger, checkpoint_path
 from .config import ConfigError, WandbConfig, WandbSettings, resolve_settings
-from .lifecycle import NullRun, WandbRun, start_run
+from .lifecycle import NullRun, WandbRun, load_run_record, save_run_record, start_run
 from .ranks import global_rank, is_global_rank_zero
 from .tags import map_tag
 from .writer import WandbWriter
@@ -37,7 +37,9 @@ __all__ = [
     "checkpoint_path",
     "global_rank",
     "is_global_rank_zero",
+    "load_run_record",
     "map_tag",
     "resolve_settings",
+    "save_run_record",
     "start_run",
 ]

@@ -1,4 +1,5 @@
 """The W&B run lifecycle: start (rank 0 only, offline fallback), every W&B call guarded, finish with an exit code."""
+import json
 import os
 import socket
 import sys
@@ -11,6 +12,7 @@ from .config import WandbSettings
 from .ranks import is_global_rank_zero
 
 DEFAULT_BASE_URL = "https://api.wandb.ai"
+RUN_RECORD = "wandb_run.json"
 PROBE_TIMEOUT = 3.0
 
 
@@ -33,6 +35,13 @@ class NullRun:
     def log_checkpoint(self, name: str, path: str, metadata: Mapping[str, Any], aliases: List[str],
                        reference: bool = False) -> None:
         """Drop the checkpoint."""
+
+    def log_table(self, key: str, columns: List[str], rows: List[List[Any]]) -> None:
+        """Drop the table."""
+
+    def describe(self) -> Dict[str, Any]:
+        """Nothing to describe."""
+        return {}
 
     def finish(self, exit_code: int = 0) -> None:
         """Nothing to finish."""
@@ -112,6 +121,17 @@ class WandbRun:
             artifact.add_file(_relative_if_inside(path), name=entry, policy="immutable")
         self._run.log_artifact(artifact, aliases=list(aliases))
 
+    def log_table(self, key: str, columns: List[str], rows: List[List[Any]]) -> None:
+        """Log a W&B table (e.g. evaluation results per experiment)."""
+        self._call("log table {}".format(key), lambda: self._run.log({key: self._wandb.Table(columns=columns,
+                                                                                           data=rows)}))
+
+    def describe(self) -> Dict[str, Any]:
+        """Identity of the run, stored beside the experiment so evaluation and resume can find it."""
+        run = self._run
+        return {"run_id": run.id, "project": run.project, "entity": run.entity, "group": run.group,
+                "name": run.name, "mode": self.mode, "sync_dir": self.sync_dir}
+
     def finish(self, exit_code: int = 0) -> None:
         """Finish the run if hsi_wandb started it, and print how to sync an offline run."""
         if not self._owned:
@@ -128,7 +148,8 @@ def _define_axes(run: Any) -> None:
 
 
 def start_run(settings: WandbSettings, run_dir: str, config: Mapping[str, Any], name: Optional[str] = None,
-              job_type: Optional[str] = None, environ: Optional[Mapping[str, str]] = None) -> Any:
+              job_type: Optional[str] = None, group: Optional[str] = None,
+              environ: Optional[Mapping[str, str]] = None) -> Any:
     """Start (or reuse) the W&B run on global rank 0; every other case gets a :class:`NullRun`."""
     environ = os.environ if environ is None else environ
     if not settings.enabled or not is_global_rank_zero():
@@ -149,7 +170,7 @@ def start_run(settings: WandbSettings, run_dir: str, config: Mapping[str, Any], 
             mode = "offline"
     os.makedirs(run_dir, exist_ok=True)
     kwargs: Dict[str, Any] = dict(project=section.project, entity=section.entity, name=name or section.name,
-                                  group=section.group, tags=list(section.tags) or None, notes=section.notes,
+                                  group=section.group or group, tags=list(section.tags) or None, notes=section.notes,
                                   job_type=job_type, dir=run_dir, config=dict(config))
     try:
         run = wandb.init(mode=mode, settings=wandb.Settings(init_timeout=section.init_timeout), **kwargs)
@@ -160,6 +181,23 @@ def start_run(settings: WandbSettings, run_dir: str, config: Mapping[str, Any], 
             return NullRun()
         say("online start failed ({}: {}); logging offline instead".format(type(exc).__name__, exc))
         return start_run(WandbSettings("offline", section, settings.source), run_dir, config, name, job_type,
-                         environ)
+                         group, environ)
     _define_axes(run)
     return WandbRun(wandb, run, owned=True)
+
+
+def save_run_record(experiment_dir: str, run: Any) -> None:
+    """Write the run's identity to ``<experiment_dir>/wandb_run.json`` (nothing for a NullRun)."""
+    record = run.describe()
+    if record:
+        with open(os.path.join(experiment_dir, RUN_RECORD), "w") as f:
+            json.dump(record, f, indent=1)
+
+
+def load_run_record(experiment_dir: str) -> Dict[str, Any]:
+    """The identity of the run that trained in ``experiment_dir``; empty when there was none."""
+    try:
+        with open(os.path.join(experiment_dir, RUN_RECORD)) as f:
+            return dict(json.load(f))
+    except (OSError, ValueError):
+        return {}

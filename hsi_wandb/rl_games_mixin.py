@@ -16,7 +16,7 @@ from typing import Any, Dict, Mapping, Optional
 
 from .artifacts import CheckpointLogger, checkpoint_path
 from .config import WandbSettings, resolve_settings
-from .lifecycle import NullRun, start_run
+from .lifecycle import NullRun, save_run_record, start_run
 from .writer import WandbWriter
 
 
@@ -123,10 +123,12 @@ class WandbMixin:
             return
         options = self._wandb_options
         name = options.settings.wandb.name or generated_run_name(options.config, options.task)
-        run = start_run(options.settings, self._wandb_experiment_dir(), options.config, name=name, job_type="train")
+        experiment_dir = self._wandb_experiment_dir()
+        run = start_run(options.settings, experiment_dir, options.config, name=name, job_type="train", group=name)
         self._wandb_run = run
         if isinstance(run, NullRun):
             return
+        save_run_record(experiment_dir, run)
         if run.mirrors_scalars:
             self._wandb_writer = WandbWriter(self.writer, run)
             self._wandb_rewire(self.writer, self._wandb_writer)

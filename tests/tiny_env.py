@@ -134,6 +134,7 @@ BASE_TRAIN_CFG = {
             "clip_value": True,
             "seq_length": 4,
             "bounds_loss_coef": 0.0001,
+            "torch_compile": False,
             "env_config": {"seed": 3},
         },
     },

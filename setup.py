@@ -1,0 +1,25 @@
+"""hsi_wandb: rl_games / IsaacGym-style training on Weights & Biases."""
+from setuptools import find_packages, setup
+
+setup(
+    name="hsi_wandb",
+    version="0.1.0",
+    description="Mirror rl_games TensorBoard stats and checkpoints to Weights & Biases, offline-first.",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    packages=find_packages(include=["hsi_wandb", "hsi_wandb.*"]),
+    package_data={"hsi_wandb": ["py.typed"]},
+    python_requires=">=3.8",
+    install_requires=[
+        "torch",
+        "rl-games==1.1.4",
+        "gym==0.26.2",
+        "wandb>=0.17",
+        "tensorboardX",
+        "tensorboard",
+        "pyyaml",
+        "python-dotenv",
+        "tqdm",
+    ],
+    extras_require={"test": ["pytest", "hypothesis", "vermin"]},
+)
