@@ -13,6 +13,7 @@ from .ranks import is_global_rank_zero
 
 DEFAULT_BASE_URL = "https://api.wandb.ai"
 RUN_RECORD = "wandb_run.json"
+_DATA_DIR = "WANDB_DATA_DIR"
 PROBE_TIMEOUT = 3.0
 
 
@@ -89,6 +90,14 @@ class WandbRun:
         self.run_id: Optional[str] = run.id
         self.sync_dir: Optional[str] = run.settings.sync_dir
         self.mirrors_scalars = not getattr(wandb, "patched", {}).get("tensorboard")
+        self._data_dir_before: Optional[str] = None
+        if owned and self.mode == "offline":
+            self._stage_inside_run_folder()
+
+    def _stage_inside_run_folder(self) -> None:
+        """W&B stages files it copies (tables, media artifacts) under WANDB_DATA_DIR; keep them in the run folder."""
+        self._data_dir_before = os.environ.get(_DATA_DIR, "")
+        os.environ[_DATA_DIR] = os.path.join(self.sync_dir, "data")
 
     def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
         if self._failed:
@@ -138,6 +147,11 @@ class WandbRun:
             return
         self._failed = False
         self._call("finish the run", self._run.finish, exit_code=exit_code)
+        if self._data_dir_before is not None:
+            if self._data_dir_before:
+                os.environ[_DATA_DIR] = self._data_dir_before
+            else:
+                os.environ.pop(_DATA_DIR, None)
         if self.mode == "offline":
             say("offline run saved; to upload it, run: wandb sync {}".format(_relative_if_inside(self.sync_dir)))
 
@@ -171,7 +185,7 @@ def start_run(settings: WandbSettings, run_dir: str, config: Mapping[str, Any], 
     os.makedirs(run_dir, exist_ok=True)
     kwargs: Dict[str, Any] = dict(project=section.project, entity=section.entity, name=name or section.name,
                                   group=section.group or group, tags=list(section.tags) or None, notes=section.notes,
-                                  job_type=job_type, dir=run_dir, config=dict(config))
+                                  job_type=job_type, dir=os.path.abspath(run_dir), config=dict(config))
     try:
         run = wandb.init(mode=mode, settings=wandb.Settings(init_timeout=section.init_timeout), **kwargs)
     except Exception as exc:

@@ -1,4 +1,5 @@
 """How a TensorBoard tag becomes a W&B key (DESIGN.md's metric table), and which x-axis the tag was written against."""
+import functools
 import re
 from typing import NamedTuple
 
@@ -19,6 +20,7 @@ class Mapped(NamedTuple):
     axis: str
 
 
+@functools.lru_cache(maxsize=4096)
 def map_tag(tag: str) -> Mapped:
     """Map a TensorBoard tag to its W&B key: ``rewards0/iter`` -> ``rewards/mean``, unknown tags unchanged."""
     match = _NUMBERED_FAMILY.match(tag)

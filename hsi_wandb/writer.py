@@ -31,8 +31,7 @@ class WandbWriter:
         self._writer = writer
         self._sink = sink
         self._t0 = time.time() - wall_time_offset
-        self._row: Dict[str, float] = {}
-        self._tag_of: Dict[str, str] = {}
+        self._values: Dict[str, float] = {}
         self._frame_votes: Counter = Counter()
         self._epoch: Optional[int] = None
         self._rows = 0
@@ -65,13 +64,13 @@ class WandbWriter:
 
     def flush_row(self) -> None:
         """Send the pending row, if any, to the sink."""
-        if not self._row:
+        if not self._values:
             return
         self._last_frame = self._row_frame()
         row: Dict[str, Any] = {"frame": self._last_frame, "epoch": self._row_epoch(),
                                "wall_time": time.time() - self._t0}
-        row.update(self._row)
-        self._row, self._tag_of = {}, {}
+        row.update(self._row_values())
+        self._values = {}
         self._frame_votes.clear()
         self._rows += 1
         try:
@@ -85,19 +84,23 @@ class WandbWriter:
         return self._writer.close()
 
     def _record(self, tag: str, value: float, global_step: Any) -> None:
-        key, axis = map_tag(tag)
-        if axis == FRAME and global_step is not None:
+        if map_tag(tag).axis == FRAME and global_step is not None:
             frame = int(_as_float(global_step))
             if not self._explicit and self._frame_votes and frame not in self._frame_votes:
                 self.flush_row()
             self._frame_votes[frame] += 1
-        previous = self._row.get(key)
-        if previous is not None and self._tag_of[key] != tag:
-            if _same(previous, value):
-                return
-            key = tag
-        self._row[key] = value
-        self._tag_of[key] = tag
+        self._values[tag] = value
+
+    def _row_values(self) -> Dict[str, float]:
+        """One key per tag family; a family member that disagrees with the first is kept under its own tag."""
+        row: Dict[str, float] = {}
+        for tag, value in self._values.items():
+            key = map_tag(tag).key
+            if key not in row:
+                row[key] = value
+            elif not _same(row[key], value):
+                row[tag] = value
+        return row
 
     def _row_frame(self) -> int:
         if not self._frame_votes:

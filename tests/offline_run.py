@@ -5,6 +5,9 @@ import subprocess
 import sys
 
 
+_NON_FINITE = {"NaN": float("nan"), "Infinity": float("inf"), "-Infinity": float("-inf")}
+
+
 def wandb_cli():
     """The ``wandb`` command of the running interpreter's environment."""
     return os.path.join(os.path.dirname(sys.executable), "wandb")
@@ -14,8 +17,11 @@ class OfflineRun:
     """The records of one offline run, as ``wandb leet inspect --json`` prints them."""
 
     def __init__(self, path):
-        out = subprocess.run([wandb_cli(), "leet", "inspect", "--json", os.fspath(path)],
-                             check=True, capture_output=True, text=True, timeout=120).stdout
+        proc = subprocess.run([wandb_cli(), "leet", "inspect", "--json", os.fspath(path)],
+                              capture_output=True, text=True, timeout=120)
+        if proc.returncode != 0:
+            raise RuntimeError("wandb leet inspect {} failed: {}".format(path, proc.stderr[-2000:]))
+        out = proc.stdout
         self.records = [json.loads(line) for line in out.splitlines() if line.strip()]
 
     def of_type(self, kind):
@@ -23,7 +29,9 @@ class OfflineRun:
 
     @property
     def history(self):
-        return [h["item"] for h in self.of_type("history")]
+        """History rows; W&B writes non-finite floats as the strings NaN, Infinity and -Infinity."""
+        return [{k: _NON_FINITE.get(v, v) if isinstance(v, str) else v for k, v in h["item"].items()}
+                for h in self.of_type("history")]
 
     @property
     def artifacts(self):
