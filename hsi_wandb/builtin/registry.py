@@ -1,0 +1,121 @@
+"""Task registry and rl_games wiring: env/vecenv registration, config loading, a Runner with the AMP agent."""
+
+import copy
+import os
+
+import torch
+import yaml
+
+from rl_games.algos_torch import models
+from rl_games.common import env_configurations, vecenv
+from rl_games.torch_runner import Runner
+
+from .amp_agent import AMPAgent
+from .amp_network_builder import AMPBuilder
+from .amp_players import AMPPlayer
+from .motions import PROJECT_ROOT
+from .rlg_env import BuiltinVecEnv
+from .tasks import TASKS
+
+ENV_NAME = 'hsi_builtin'
+VECENV_TYPE = 'HSI_BUILTIN'
+DEFAULT_TASK = 'PointMassTraj'
+CONFIG_STEMS = {'PointMassTraj': 'point_mass_traj', 'PointMassReach': 'point_mass_reach',
+                'PointMassMultiTask': 'point_mass_multi_task'}
+
+
+def default_rl_device():
+    """'cuda:0' when a GPU is available, else 'cpu'."""
+    return 'cuda:0' if torch.cuda.is_available() else 'cpu'
+
+
+def create_task(task, cfg, device, seed=None):
+    """Instantiate the built-in task named `task` from an env config dict on device (seeding torch when seed is set)."""
+    if task not in TASKS:
+        raise ValueError('unknown built-in task {!r}; choose one of {}'.format(task, sorted(TASKS)))
+    if seed is not None:
+        torch.manual_seed(seed)
+    return TASKS[task](cfg, device)
+
+
+def register_envs():
+    """Register the built-in tasks with rl_games as env ENV_NAME of vecenv type VECENV_TYPE (as ASE registers rlgpu)."""
+    env_configurations.register(ENV_NAME, {'env_creator': lambda **kwargs: create_task(**kwargs),
+                                           'vecenv_type': VECENV_TYPE})
+    vecenv.register(VECENV_TYPE, lambda config_name, num_actors, **kwargs: BuiltinVecEnv(config_name, num_actors, **kwargs))
+
+
+def build_runner(algo_observer=None):
+    """An rl_games Runner with the built-in envs registered and algo/player/model/network 'amp' available (ASE names)."""
+    register_envs()
+    runner = Runner(algo_observer)
+    runner.model_builder.model_factory.register_builder(
+        'amp', lambda network, **kwargs: models.ModelA2CContinuousLogStd(network))
+    runner.algo_factory.register_builder('amp', lambda **kwargs: AMPAgent(**kwargs))
+    runner.player_factory.register_builder('amp', lambda **kwargs: AMPPlayer(**kwargs))
+    runner.model_builder.network_factory.register_builder('amp', lambda **kwargs: AMPBuilder())
+    return runner
+
+
+def default_config_paths(task):
+    """(cfg/env/<task>.yaml, cfg/train/<task>_amp.yaml) for a built-in task, under the project root."""
+    stem = CONFIG_STEMS[task]
+    return (os.path.join(PROJECT_ROOT, 'cfg', 'env', stem + '.yaml'),
+            os.path.join(PROJECT_ROOT, 'cfg', 'train', stem + '_amp.yaml'))
+
+
+def load_task_configs(task=DEFAULT_TASK, cfg_env_path=None, cfg_train_path=None):
+    """Read (cfg_env, cfg_train) dicts; paths left as None default to the task's shipped configs."""
+    default_env, default_train = default_config_paths(task)
+    with open(cfg_env_path or default_env) as f:
+        cfg_env = yaml.safe_load(f)
+    with open(cfg_train_path or default_train) as f:
+        cfg_train = yaml.safe_load(f)
+    return cfg_env, cfg_train
+
+
+def build_rl_config(task, cfg_env, cfg_train, rl_device=None, seed=None, num_envs=None, max_epochs=None,
+                    checkpoint=None, train_dir=None, experiment_name=None):
+    """The dict to pass to Runner.load: cfg_train's `params` wired to the task (env_config, device, num_actors).
+
+    Keys outside `params` (use_wandb, wandb, ...) are dropped. With `checkpoint` the agent restores it before
+    training and continues from its epoch and frame (TokenHSI's --checkpoint X --resume 1).
+    """
+    params = copy.deepcopy(cfg_train['params'])
+    cfg_env = copy.deepcopy(cfg_env)
+    config = params['config']
+    device = rl_device or default_rl_device()
+    if num_envs is not None:
+        cfg_env['env']['numEnvs'] = int(num_envs)
+    if seed is not None:
+        params['seed'] = int(seed)
+    if max_epochs is not None:
+        config['max_epochs'] = int(max_epochs)
+    if train_dir is not None:
+        config['train_dir'] = train_dir
+    if experiment_name is not None:
+        config['full_experiment_name'] = experiment_name
+    config['env_name'] = ENV_NAME
+    config['name'] = config.get('name', task)
+    config['num_actors'] = int(cfg_env['env']['numEnvs'])
+    config['device'] = device
+    config['device_name'] = device
+    config['env_config'] = {'task': task, 'cfg': cfg_env, 'device': device, 'seed': params.get('seed')}
+    params['load_checkpoint'] = checkpoint is not None
+    params['load_path'] = checkpoint
+    return {'params': params}
+
+
+def build_player(rl_config, checkpoint=None, num_envs=None):
+    """An AMPPlayer (with its own task instance) for a config from build_rl_config, restored from checkpoint if given."""
+    rl_config = copy.deepcopy(rl_config)
+    config = rl_config['params']['config']
+    if num_envs is not None:
+        config['env_config']['cfg']['env']['numEnvs'] = int(num_envs)
+        config['num_actors'] = int(num_envs)
+    runner = build_runner()
+    runner.load(rl_config)
+    player = runner.create_player()
+    if checkpoint:
+        player.restore(checkpoint)
+    return player

@@ -1,0 +1,32 @@
+"""Heading: move with a commanded planar velocity (direction and speed)."""
+
+import torch
+
+from .objective import Objective, random_directions, uniform
+
+
+class HeadingObjective(Objective):
+    """Match a target velocity sampled per episode."""
+
+    name = 'heading'
+    obs_dim = 2
+    DEFAULTS = {'minSpeed': 0.5, 'maxSpeed': 1.3, 'rewardScale': 2.0}
+
+    def __init__(self, env_cfg, num_envs, device, dt):
+        """Allocate target velocities."""
+        super().__init__(env_cfg, num_envs, device, dt)
+        self.target_vel = torch.zeros((num_envs, 2), device=device)
+
+    def reset(self, env_ids, body):
+        """Random direction and speed per env."""
+        num = env_ids.shape[0]
+        speed = uniform(num, self.params['minSpeed'], self.params['maxSpeed'], self.device).unsqueeze(-1)
+        self.target_vel[env_ids] = speed * random_directions(num, self.device)
+
+    def observe(self, body, progress):
+        """The target velocity."""
+        return self.target_vel
+
+    def reward(self, body, progress):
+        """exp(-scale * |velocity error|^2)."""
+        return torch.exp(-self.params['rewardScale'] * ((body.vel - self.target_vel) ** 2).sum(dim=-1))

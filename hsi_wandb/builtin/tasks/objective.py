@@ -1,0 +1,57 @@
+"""Base class for a task objective: goal state, observation, reward and failure of every env, batched."""
+
+import math
+
+import torch
+
+
+def random_directions(num, device):
+    """num random unit vectors in the plane."""
+    angle = torch.rand(num, device=device) * 2.0 * math.pi
+    return torch.stack([torch.cos(angle), torch.sin(angle)], dim=-1)
+
+
+def uniform(num, low, high, device):
+    """num uniform samples in [low, high)."""
+    return low + (high - low) * torch.rand(num, device=device)
+
+
+class Objective:
+    """Goal of one task for all envs; the env decides per env which objective applies.
+
+    Subclasses set ``name``, ``obs_dim`` and ``DEFAULTS`` (settings overridable under ``env.<name>`` in the env config).
+    """
+
+    name = ''
+    obs_dim = 0
+    DEFAULTS = {}
+
+    def __init__(self, env_cfg, num_envs, device, dt):
+        """Read settings from env_cfg[name] over DEFAULTS and allocate goal buffers."""
+        self.params = dict(self.DEFAULTS)
+        self.params.update(env_cfg.get(self.name, {}))
+        self.num_envs = num_envs
+        self.device = device
+        self.dt = dt
+
+    def reset(self, env_ids, body):
+        """Sample new goals for env_ids around the freshly reset bodies."""
+        raise NotImplementedError
+
+    def post_step(self, body, progress):
+        """Update goal-tracking state after the bodies moved."""
+
+    def observe(self, body, progress):
+        """Goal observation in the body's frame: (num_envs, obs_dim)."""
+        raise NotImplementedError
+
+    def reward(self, body, progress):
+        """Task reward of this step: (num_envs,)."""
+        raise NotImplementedError
+
+    def failed(self, body, progress):
+        """Envs whose episode ends in failure now: (num_envs,) bool."""
+        return torch.zeros(self.num_envs, dtype=torch.bool, device=self.device)
+
+    def report(self, extras, body):
+        """Add objective-specific per-env entries to the step extras."""

@@ -1,0 +1,73 @@
+"""Trajectory following (the HumanoidTraj analogue): stay on a target point moving along a wavy path."""
+
+import torch
+
+from ..vec_task import VecTask
+from .objective import Objective, random_directions, uniform
+
+
+class TrajObjective(Objective):
+    """Follow a target moving at walking speed along a sinusoid; fail when too far from it."""
+
+    name = 'traj'
+    DEFAULTS = {
+        'minSpeed': 0.7, 'maxSpeed': 1.2, 'maxSwayVel': 0.5, 'minFreq': 0.4, 'maxFreq': 1.2,
+        'lookAheadS': [0.0, 0.5, 1.0], 'failDist': 1.5, 'rewardScale': 2.0,
+    }
+
+    def __init__(self, env_cfg, num_envs, device, dt):
+        """Allocate per-env path parameters."""
+        super().__init__(env_cfg, num_envs, device, dt)
+        self.look_ahead = torch.tensor(self.params['lookAheadS'], device=device)
+        self.obs_dim = 2 * len(self.params['lookAheadS'])
+        self.origin = torch.zeros((num_envs, 2), device=device)
+        self.forward = torch.zeros((num_envs, 2), device=device)
+        self.speed = torch.zeros(num_envs, device=device)
+        self.amp = torch.zeros(num_envs, device=device)
+        self.freq = torch.zeros(num_envs, device=device)
+        self.phase = torch.zeros(num_envs, device=device)
+
+    def reset(self, env_ids, body):
+        """Random heading, speed and sway per env, starting at the body."""
+        p, num = self.params, env_ids.shape[0]
+        self.origin[env_ids] = body.pos[env_ids]
+        self.forward[env_ids] = random_directions(num, self.device)
+        self.speed[env_ids] = uniform(num, p['minSpeed'], p['maxSpeed'], self.device)
+        self.freq[env_ids] = uniform(num, p['minFreq'], p['maxFreq'], self.device)
+        self.amp[env_ids] = uniform(num, 0.0, p['maxSwayVel'], self.device) / self.freq[env_ids]
+        self.phase[env_ids] = uniform(num, 0.0, 6.2832, self.device)
+
+    def target(self, time):
+        """Target positions at times (num_envs, k) in seconds: (num_envs, k, 2)."""
+        side = torch.stack([-self.forward[:, 1], self.forward[:, 0]], dim=-1)
+        phase = self.freq.unsqueeze(-1) * time + self.phase.unsqueeze(-1)
+        along = (self.speed.unsqueeze(-1) * time).unsqueeze(-1) * self.forward.unsqueeze(1)
+        sway = (self.amp.unsqueeze(-1) * (torch.sin(phase) - torch.sin(self.phase).unsqueeze(-1))).unsqueeze(-1)
+        return self.origin.unsqueeze(1) + along + sway * side.unsqueeze(1)
+
+    def _distance(self, body, progress):
+        """Distance of each body to its current target point."""
+        now = (progress.float() * self.dt).unsqueeze(-1)
+        return (self.target(now)[:, 0] - body.pos).norm(dim=-1)
+
+    def observe(self, body, progress):
+        """Target positions now and at the look-ahead times, relative to the body."""
+        times = progress.float().unsqueeze(-1) * self.dt + self.look_ahead
+        return (self.target(times) - body.pos.unsqueeze(1)).reshape(self.num_envs, -1)
+
+    def reward(self, body, progress):
+        """exp(-scale * distance^2) to the current target point."""
+        return torch.exp(-self.params['rewardScale'] * self._distance(body, progress) ** 2)
+
+    def failed(self, body, progress):
+        """Fell more than failDist behind (or off) the path."""
+        return self._distance(body, progress) > self.params['failDist']
+
+
+class PointMassTraj(VecTask):
+    """Point masses following moving targets along wavy paths."""
+
+    def __init__(self, cfg, device):
+        """Single-objective env with TrajObjective."""
+        env = cfg['env']
+        super().__init__(cfg, [TrajObjective(env, int(env['numEnvs']), device, float(cfg['sim']['dt']))], device)
