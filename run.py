@@ -1,0 +1,225 @@
+"""Train or evaluate a built-in IsaacGym-style task with the AMP agent, mirrored to W&B (TokenHSI-style command line).
+
+    python run.py                                   # the embedded default task and configs
+    python run.py --task PointMassReach --max_iterations 40
+    python run.py --test --eval --task PointMassReach --checkpoint output/<exp>/nn/PointMassReach.pth
+"""
+import argparse
+import json
+import os
+import sys
+import time
+from typing import Any, Dict, List, Optional
+
+import yaml
+
+from hsi_wandb import ConfigError, load_run_record, resolve_settings, start_run
+from hsi_wandb.rl_games_mixin import apply_to_runner, generated_run_name
+
+
+class UsageError(Exception):
+    """A bad command line or config file, reported in one line before anything is built."""
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    """The flags ASE/TokenHSI users type, with the same meanings."""
+    from hsi_wandb.builtin.registry import DEFAULT_TASK
+
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--task", default=DEFAULT_TASK, help="built-in task name (default: %(default)s)")
+    p.add_argument("--cfg_env", help="env config YAML (default: cfg/env/<task>.yaml)")
+    p.add_argument("--cfg_train", help="training config YAML (default: cfg/train/<task>_amp.yaml)")
+    p.add_argument("--motion_file", help="demonstration clips (.npz) for the AMP discriminator")
+    p.add_argument("--checkpoint", help="checkpoint to evaluate, or to continue training from with --resume 1")
+    p.add_argument("--resume", type=int, default=0, choices=(0, 1), help="1: continue training from --checkpoint")
+    p.add_argument("--test", action="store_true", help="run the policy instead of training")
+    p.add_argument("--eval", action="store_true", help="with --test: measure success rates and log them")
+    p.add_argument("--eval_task", help="task to evaluate on (default: --task)")
+    p.add_argument("--num_trials", type=int, default=1024, help="evaluation trials per experiment")
+    p.add_argument("--num_repeats", type=int, default=1, help="evaluation experiments (repeats)")
+    p.add_argument("--num_envs", type=int, help="number of parallel environments")
+    p.add_argument("--headless", action="store_true", help="accepted for compatibility; there is no viewer")
+    p.add_argument("--seed", type=int, help="random seed")
+    p.add_argument("--max_iterations", type=int, help="training epochs")
+    p.add_argument("--horizon_length", type=int, help="rollout length per epoch")
+    p.add_argument("--minibatch_size", type=int, help="PPO minibatch size")
+    p.add_argument("--output_path", default="output", help="where experiments are written (default: %(default)s)")
+    p.add_argument("--rl_device", help="torch device (default: cuda:0 if available, else cpu)")
+    return p.parse_args(argv)
+
+
+def read_yaml(path: str, flag: str) -> Dict[str, Any]:
+    """A YAML mapping from ``path``, or a UsageError naming the flag, the file and the problem."""
+    if not os.path.isfile(path):
+        raise UsageError("{} {}: file not found".format(flag, path))
+    try:
+        with open(path) as f:
+            data = yaml.safe_load(f)
+    except yaml.YAMLError as exc:
+        raise UsageError("{} {}: malformed YAML: {}".format(flag, path, str(exc).replace("\n", " ")))
+    if not isinstance(data, dict):
+        raise UsageError("{} {}: expected a mapping at the top level".format(flag, path))
+    return data
+
+
+def load_configs(args: argparse.Namespace):
+    """Check every input and return (cfg_env, cfg_train, wandb settings) before anything is built."""
+    from hsi_wandb.builtin.registry import default_config_paths
+    from hsi_wandb.builtin.tasks import TASKS
+
+    for flag, task in (("--task", args.task), ("--eval_task", args.eval_task)):
+        if task is not None and task not in TASKS:
+            raise UsageError("{} {}: unknown task; choose one of {}".format(flag, task, ", ".join(sorted(TASKS))))
+    default_env, default_train = default_config_paths(args.task)
+    args.cfg_env, args.cfg_train = args.cfg_env or default_env, args.cfg_train or default_train
+    cfg_env = read_yaml(args.cfg_env, "--cfg_env")
+    cfg_train = read_yaml(args.cfg_train, "--cfg_train")
+    if not isinstance(cfg_env.get("env"), dict):
+        raise UsageError("--cfg_env {}: missing the `env:` section".format(args.cfg_env))
+    if not isinstance(cfg_train.get("params"), dict) or not isinstance(cfg_train["params"].get("config"), dict):
+        raise UsageError("--cfg_train {}: missing the `params: config:` section".format(args.cfg_train))
+    if args.checkpoint and not os.path.isfile(args.checkpoint):
+        raise UsageError("--checkpoint {}: file not found".format(args.checkpoint))
+    if args.test and not args.checkpoint:
+        raise UsageError("--test needs --checkpoint")
+    if args.motion_file:
+        if not os.path.isfile(args.motion_file):
+            raise UsageError("--motion_file {}: file not found".format(args.motion_file))
+        cfg_env["env"]["motion_file"] = args.motion_file
+    try:
+        settings = resolve_settings(cfg_train, args.cfg_train)
+    except ConfigError as exc:
+        raise UsageError(str(exc))
+    return cfg_env, cfg_train, settings
+
+
+def rl_config_for(args: argparse.Namespace, task: str, cfg_env: Dict[str, Any], cfg_train: Dict[str, Any],
+                  resume_from: Optional[str]) -> Dict[str, Any]:
+    """The rl_games config with the command-line overrides applied."""
+    from hsi_wandb.builtin.registry import build_rl_config
+
+    train_dir, experiment = args.output_path, None
+    if resume_from:
+        experiment_dir = os.path.dirname(os.path.dirname(os.path.abspath(resume_from)))
+        train_dir, experiment = os.path.dirname(experiment_dir), os.path.basename(experiment_dir)
+    rl_config = build_rl_config(task, cfg_env, cfg_train, rl_device=args.rl_device, seed=args.seed,
+                                num_envs=args.num_envs, max_epochs=args.max_iterations, checkpoint=resume_from,
+                                train_dir=train_dir, experiment_name=experiment)
+    config = rl_config["params"]["config"]
+    for key in ("horizon_length", "minibatch_size"):
+        if getattr(args, key) is not None:
+            config[key] = getattr(args, key)
+    return rl_config
+
+
+class RewardReport:
+    """An rl_games algo observer that remembers the mean episode reward of the first and the last epoch."""
+
+    def __init__(self):
+        self.algo: Any = None
+        self.first: Optional[float] = None
+        self.last: Optional[float] = None
+
+    def before_init(self, base_name: str, config: Dict[str, Any], experiment_name: str) -> None:
+        """Nothing to prepare."""
+
+    def after_init(self, algo: Any) -> None:
+        """Keep the agent to read its reward meter."""
+        self.algo = algo
+
+    def process_infos(self, infos: Any, done_indices: Any) -> None:
+        """Rewards are read from the agent's own meter."""
+
+    def after_steps(self) -> None:
+        """Nothing per step."""
+
+    def after_clear_stats(self) -> None:
+        """Nothing to clear."""
+
+    def after_print_stats(self, frame: int, epoch_num: int, total_time: float) -> None:
+        """Record the current mean episode reward."""
+        meter = self.algo.game_rewards
+        if meter.current_size > 0:
+            self.last = float(meter.get_mean()[0])
+            if self.first is None:
+                self.first = self.last
+
+
+def train(args: argparse.Namespace, cfg_env: Dict[str, Any], cfg_train: Dict[str, Any]) -> int:
+    """Train the task with the AMP agent, every algorithm of the Runner mirrored to W&B."""
+    from hsi_wandb.builtin.registry import build_runner
+
+    rl_config = rl_config_for(args, args.task, cfg_env, cfg_train, args.checkpoint)
+    report = RewardReport()
+    runner = build_runner(report)
+    logged = dict(cfg_train, params=rl_config["params"])
+    apply_to_runner(runner, logged, source=args.cfg_train, extra_config={"env": cfg_env, "args": vars(args)},
+                    task=args.task)
+    runner.load(rl_config)
+    started = time.time()
+    runner.run({"train": True, "play": False, "checkpoint": args.checkpoint})
+    print("mean episode reward: first epoch {} -> last epoch {} ({:.1f} s)".format(
+        _fmt(report.first), _fmt(report.last), time.time() - started))
+    return 0
+
+
+def _fmt(value: Optional[float]) -> str:
+    return "n/a" if value is None else "{:.3f}".format(value)
+
+
+def evaluate(args: argparse.Namespace, cfg_env: Dict[str, Any], cfg_train: Dict[str, Any], settings: Any) -> int:
+    """Run a checkpoint's policy; with --eval, success metrics to W&B (grouped with its training run), a table, and a JSON file."""
+    import torch
+
+    from hsi_wandb.builtin.evaluation import evaluate as run_trials
+    from hsi_wandb.builtin.registry import build_player
+
+    task = args.eval_task or args.task
+    rl_config = rl_config_for(args, task, cfg_env, cfg_train, None)
+    player = build_player(rl_config, checkpoint=args.checkpoint)
+    state = torch.load(args.checkpoint, map_location="cpu", weights_only=False)
+    epoch, frame = int(state.get("epoch", 0)), int(state.get("frame", 0))
+    results = run_trials(player, args.num_trials, num_repeats=args.num_repeats, seed=args.seed or 0)
+    for exp_name, metrics in results.items():
+        print("eval {}: {}".format(exp_name, ", ".join("{}={}".format(k, v) for k, v in metrics.items())))
+    if not args.eval:
+        return 0
+
+    experiment_dir = os.path.dirname(os.path.dirname(os.path.abspath(args.checkpoint)))
+    trained_by = load_run_record(experiment_dir)
+    name = "{}-eval-{}".format(trained_by.get("name") or generated_run_name(cfg_train, task), time.strftime("%H%M%S"))
+    config = dict(cfg_train, env=cfg_env, eval={"checkpoint": os.path.abspath(args.checkpoint), "epoch": epoch,
+                                                 "frame": frame, "task": task, "trained_run_id": trained_by.get("run_id"),
+                                                 "num_trials": args.num_trials, "num_repeats": args.num_repeats})
+    run = start_run(settings, experiment_dir, config, name=name, job_type="eval", group=trained_by.get("group"))
+    row: Dict[str, Any] = {"frame": frame, "epoch": epoch}
+    for exp_name, metrics in results.items():
+        row.update({"eval/{}/{}".format(exp_name, key): value for key, value in metrics.items()})
+    run.log_row(row)
+    columns = ["experiment"] + list(next(iter(results.values())))
+    run.log_table("eval/results", columns, [[exp] + list(m.values()) for exp, m in results.items()])
+    run.finish(0)
+
+    out_path = os.path.splitext(args.checkpoint)[0] + "_eval.json"
+    with open(out_path, "w") as f:
+        json.dump({"checkpoint": os.path.abspath(args.checkpoint), "epoch": epoch, "frame": frame, "task": task,
+                   "results": results}, f, indent=1)
+    print("evaluation written to {}".format(out_path))
+    return 0
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Parse, check every input, then train or evaluate; returns the process exit code."""
+    args = parse_args(argv)
+    try:
+        cfg_env, cfg_train, settings = load_configs(args)
+    except UsageError as exc:
+        print("run.py: error: {}".format(exc), file=sys.stderr)
+        return 2
+    if args.test:
+        return evaluate(args, cfg_env, cfg_train, settings)
+    return train(args, cfg_env, cfg_train)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
