@@ -82,6 +82,9 @@ def load_configs(args: argparse.Namespace):
         raise UsageError("--checkpoint {}: file not found".format(args.checkpoint))
     if args.test and not args.checkpoint:
         raise UsageError("--test needs --checkpoint")
+    if args.checkpoint and not args.test and args.resume != 1:
+        raise UsageError("--checkpoint {}: to continue training from it add --resume 1; to run it add --test".format(
+            args.checkpoint))
     if args.motion_file:
         if not os.path.isfile(args.motion_file):
             raise UsageError("--motion_file {}: file not found".format(args.motion_file))

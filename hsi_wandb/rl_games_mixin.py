@@ -136,6 +136,9 @@ class WandbMixin:
         self._wandb_checkpoints = CheckpointLogger(run, options.settings.wandb.checkpoints)
 
     def _wandb_end(self, exit_code: int, final: bool) -> None:
+        flush = getattr(getattr(self, "writer", None), "flush", None)
+        if flush is not None:
+            flush()
         if self._wandb_writer is not None:
             self._wandb_writer.flush_row()
             self._wandb_rewire(self._wandb_writer, self._wandb_writer.wrapped)

@@ -242,3 +242,37 @@ def test_without_wandb_installed_training_goes_on_with_one_warning(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stderr.count("the `wandb` package is not installed") == 1
     assert tensorboard_scalars(tmp_path / "runs" / "point")["losses/a_loss"]
+
+
+def test_a_run_the_user_started_is_reused_and_left_open(tmp_path):
+    import wandb
+
+    user_run = wandb.init(project="mine", dir=str(tmp_path), mode="offline")
+    try:
+        exp_dir = train(tmp_path, max_epochs=2)
+        assert wandb.run is user_run
+        user_run.log({"after_training": 1.0})
+    finally:
+        user_run.finish()
+    (run_dir,) = offline_runs(tmp_path)
+    run = OfflineRun(run_dir)
+    assert run.run_id == user_run.id and run.exit_code == 0
+    assert run.config["params"]["config"]["name"] == "point"
+    assert any("losses/a_loss" in r for r in run.history) and any("after_training" in r for r in run.history)
+    assert (exp_dir / "summaries").is_dir()
+
+
+def test_a_user_run_with_sync_tensorboard_is_not_logged_twice(tmp_path):
+    import wandb
+
+    user_run = wandb.init(project="mine", dir=str(tmp_path), mode="offline", sync_tensorboard=True)
+    try:
+        train(tmp_path, max_epochs=2)
+    finally:
+        user_run.finish()
+    (run_dir,) = offline_runs(tmp_path)
+    run = OfflineRun(run_dir)
+    rows = run.history
+    assert not any("frame" in r and "epoch" in r and "wall_time" in r for r in rows)
+    assert any("losses/a_loss" in r for r in rows), "W&B's TensorBoard patch logs the scalars itself"
+    assert run.artifacts, "checkpoints are still logged"

@@ -38,6 +38,7 @@ def run_py(*argv, timeout=600):
     (["--checkpoint", "missing.pth", "--resume", "1"], "--checkpoint missing.pth: file not found"),
     (["--cfg_train", "badkey.yaml"], "badkey.yaml: `wandb.projet` is not a known key; allowed: project"),
     (["--test"], "--test needs --checkpoint"),
+    (["--checkpoint", "bad.yaml"], "--checkpoint bad.yaml: to continue training from it add --resume 1"),
 ])
 def test_bad_input_stops_with_one_clear_message_before_anything_is_built(tmp_path, capsys, argv, message):
     (tmp_path / "bad.yaml").write_text("env: [unclosed\n")
