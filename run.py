@@ -3,10 +3,12 @@
     python run.py                                   # the embedded default task and configs
     python run.py --task PointMassReach --max_iterations 40
     python run.py --test --eval --task PointMassReach --checkpoint output/<exp>/nn/PointMassReach.pth
+    python run.py --preset fast_debug params.config.learning_rate=1e-4 --wandb_tags sweep a
 """
 import argparse
 import json
 import os
+import re
 import sys
 import time
 from typing import Any, Dict, List, Optional
@@ -15,6 +17,10 @@ import yaml
 
 from hsi_wandb import ConfigError, load_run_record, resolve_settings, start_run
 from hsi_wandb.rl_games_mixin import apply_to_runner, generated_run_name
+
+PROJECT_ROOT = os.path.dirname(os.path.abspath(__file__))
+DEFAULT_PRESETS = os.path.join(PROJECT_ROOT, "cfg", "presets.yaml")
+_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 
 
 class UsageError(Exception):
@@ -45,7 +51,85 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p.add_argument("--minibatch_size", type=int, help="PPO minibatch size")
     p.add_argument("--output_path", default="output", help="where experiments are written (default: %(default)s)")
     p.add_argument("--rl_device", help="torch device (default: cuda:0 if available, else cpu)")
+    w = p.add_argument_group("W&B (override the wandb: section; precedence: flags, WANDB_* environment, file)")
+    on_off = w.add_mutually_exclusive_group()
+    on_off.add_argument("--use_wandb", dest="use_wandb", action="store_true", default=None, help="turn W&B on")
+    on_off.add_argument("--no_wandb", dest="use_wandb", action="store_false", help="turn W&B off")
+    for key in ("project", "entity", "name", "group", "notes"):
+        w.add_argument("--wandb_" + key, metavar=key.upper(), help="wandb.{}".format(key))
+    w.add_argument("--wandb_tags", nargs="*", metavar="TAG", help="wandb.tags")
+    w.add_argument("--wandb_mode", choices=("online", "offline", "disabled"), help="wandb.mode")
+    w.add_argument("--no_progress", action="store_true", help="no progress bar")
+    p.add_argument("--preset", help="a named experiment from --presets_file (overrides, group, tags, notes)")
+    p.add_argument("--presets_file", default=DEFAULT_PRESETS, help="presets YAML (default: cfg/presets.yaml)")
+    p.add_argument("--dry_run", action="store_true",
+                   help="check both configs, start the W&B run, train one epoch, write no checkpoint")
+    p.add_argument("overrides", nargs="*", metavar="key.path=value",
+                   help="override any training-config value, typed by YAML rules (params.config.gamma=0.98)")
     return p.parse_args(argv)
+
+
+def wandb_overrides(args: argparse.Namespace) -> Dict[str, Any]:
+    """The command-line values for the wandb: section (only those given)."""
+    values = {key: getattr(args, "wandb_" + key) for key in ("project", "entity", "name", "group", "notes", "tags",
+                                                               "mode")}
+    values = {k: v for k, v in values.items() if v is not None}
+    if args.use_wandb is not None:
+        values["use_wandb"] = args.use_wandb
+    if args.no_progress:
+        values["progress"] = False
+    return values
+
+
+def parse_value(text: str) -> Any:
+    """A command-line value typed by YAML rules (numbers like 1e-4 included)."""
+    value = yaml.safe_load(text) if text.strip() else ""
+    if isinstance(value, str) and _NUMBER.match(value):
+        return float(value)
+    return value
+
+
+def set_path(cfg: Dict[str, Any], path: str, value: Any, where: str) -> None:
+    """Set the dotted ``path`` of ``cfg`` to ``value``; every key on the path must exist already."""
+    node, keys = cfg, path.split(".")
+    for depth, key in enumerate(keys):
+        if not isinstance(node, dict) or key not in node:
+            known = ", ".join(sorted(map(str, node))) if isinstance(node, dict) else "none (not a mapping)"
+            raise UsageError("{} {}: `{}` has no key `{}`; keys there: {}".format(
+                where, path, ".".join(keys[:depth]) or "<top level>", key, known))
+        if depth == len(keys) - 1:
+            node[key] = value
+        node = node[key]
+
+
+def apply_override(cfg: Dict[str, Any], assignment: str) -> None:
+    """Apply one trailing ``key.path=value`` argument."""
+    path, sep, text = assignment.partition("=")
+    if not sep or not path:
+        raise UsageError("override {!r}: expected key.path=value".format(assignment))
+    try:
+        value = parse_value(text)
+    except yaml.YAMLError as exc:
+        raise UsageError("override {}: value is not valid YAML: {}".format(assignment, str(exc).replace("\n", " ")))
+    set_path(cfg, path, value, "override")
+
+
+def apply_preset(cfg_train: Dict[str, Any], name: str, path: str) -> None:
+    """Apply a named preset: its overrides, and its group/tags/notes to the wandb: section."""
+    presets = read_yaml(path, "--presets_file").get("presets") or {}
+    if name not in presets:
+        raise UsageError("--preset {}: not in {}; choose one of {}".format(name, path, ", ".join(sorted(presets))))
+    preset = presets[name] or {}
+    unknown = set(preset) - {"overrides", "group", "tags", "notes"}
+    if unknown:
+        raise UsageError("--presets_file {}: preset {} has unknown keys {}; allowed: overrides, group, tags, "
+                         "notes".format(path, name, ", ".join(sorted(unknown))))
+    for key, value in (preset.get("overrides") or {}).items():
+        set_path(cfg_train, key, value, "--preset {}:".format(name))
+    if cfg_train.get("wandb") is None:
+        cfg_train["wandb"] = {}
+    if isinstance(cfg_train["wandb"], dict):
+        cfg_train["wandb"].update({k: preset[k] for k in ("group", "tags", "notes") if k in preset})
 
 
 def read_yaml(path: str, flag: str) -> Dict[str, Any]:
@@ -74,6 +158,10 @@ def load_configs(args: argparse.Namespace):
     args.cfg_env, args.cfg_train = args.cfg_env or default_env, args.cfg_train or default_train
     cfg_env = read_yaml(args.cfg_env, "--cfg_env")
     cfg_train = read_yaml(args.cfg_train, "--cfg_train")
+    if args.preset:
+        apply_preset(cfg_train, args.preset, args.presets_file)
+    for assignment in args.overrides:
+        apply_override(cfg_train, assignment)
     if not isinstance(cfg_env.get("env"), dict):
         raise UsageError("--cfg_env {}: missing the `env:` section".format(args.cfg_env))
     if not isinstance(cfg_train.get("params"), dict) or not isinstance(cfg_train["params"].get("config"), dict):
@@ -90,7 +178,7 @@ def load_configs(args: argparse.Namespace):
             raise UsageError("--motion_file {}: file not found".format(args.motion_file))
         cfg_env["env"]["motion_file"] = args.motion_file
     try:
-        settings = resolve_settings(cfg_train, args.cfg_train)
+        settings = resolve_settings(cfg_train, args.cfg_train, overrides=wandb_overrides(args))
     except ConfigError as exc:
         raise UsageError(str(exc))
     return cfg_env, cfg_train, settings
@@ -105,8 +193,9 @@ def rl_config_for(args: argparse.Namespace, task: str, cfg_env: Dict[str, Any], 
     if resume_from:
         experiment_dir = os.path.dirname(os.path.dirname(os.path.abspath(resume_from)))
         train_dir, experiment = os.path.dirname(experiment_dir), os.path.basename(experiment_dir)
+    max_epochs = 1 if args.dry_run else args.max_iterations
     rl_config = build_rl_config(task, cfg_env, cfg_train, rl_device=args.rl_device, seed=args.seed,
-                                num_envs=args.num_envs, max_epochs=args.max_iterations, checkpoint=resume_from,
+                                num_envs=args.num_envs, max_epochs=max_epochs, checkpoint=resume_from,
                                 train_dir=train_dir, experiment_name=experiment)
     config = rl_config["params"]["config"]
     for key in ("horizon_length", "minibatch_size"):
@@ -157,12 +246,17 @@ def train(args: argparse.Namespace, cfg_env: Dict[str, Any], cfg_train: Dict[str
     runner = build_runner(report)
     logged = dict(cfg_train, params=rl_config["params"])
     apply_to_runner(runner, logged, source=args.cfg_train, extra_config={"env": cfg_env, "args": vars(args)},
-                    task=args.task)
+                    task=args.task, overrides=wandb_overrides(args), files=[args.cfg_train, args.cfg_env],
+                    dry_run=args.dry_run)
     runner.load(rl_config)
     started = time.time()
     runner.run({"train": True, "play": False, "checkpoint": args.checkpoint})
     print("mean episode reward: first epoch {} -> last epoch {} ({:.1f} s)".format(
         _fmt(report.first), _fmt(report.last), time.time() - started))
+    if args.dry_run:
+        record = load_run_record(report.algo.experiment_dir) if report.algo is not None else {}
+        print("dry run: configs valid, one epoch trained, no checkpoint written; W&B run: {}".format(
+            "{} ({}, {})".format(record["run_id"], record["mode"], record["sync_dir"]) if record else "none"))
     return 0
 
 

@@ -7,6 +7,7 @@ from typing import Any, Dict, List, Mapping, Optional, Union
 MODES = ("online", "offline", "disabled")
 USE_WANDB_VALUES = (True, False, "auto")
 CHECKPOINT_POLICIES = ("files", "metadata", "none")
+HISTOGRAMS = ("none", "parameters", "gradients", "all")
 _ENV_MODE_ALIASES = {"run": "online", "dryrun": "offline"}
 
 
@@ -40,6 +41,14 @@ class WandbConfig:
     """files: upload checkpoints as artifacts; metadata: reference local files only; none: no artifacts."""
     init_timeout: float = 30.0
     """Seconds an online start may take before falling back to offline."""
+    progress: bool = True
+    """A tqdm progress bar on rank 0 when stderr is a terminal."""
+    histograms: str = "none"
+    """none | parameters | gradients | all: weight/gradient histograms, expensive, off by default."""
+    histogram_freq: int = 10
+    """Epochs between two histogram logs."""
+    save_code: bool = False
+    """Attach a snapshot of the project's .py and .yaml files to the run."""
 
 
 _FIELD_TYPES = {
@@ -52,8 +61,13 @@ _FIELD_TYPES = {
     "mode": (str,),
     "checkpoints": (str,),
     "init_timeout": (int, float),
+    "progress": (bool,),
+    "histograms": (str,),
+    "histogram_freq": (int,),
+    "save_code": (bool,),
 }
-_TYPE_WORDS = {str: "a string", type(None): "null", list: "a list of strings", int: "a number", float: "a number"}
+_TYPE_WORDS = {str: "a string", type(None): "null", list: "a list of strings", int: "a number", float: "a number",
+               bool: "true or false"}
 
 
 def _describe(types) -> str:
@@ -82,7 +96,7 @@ def parse_wandb_section(section: Any, source: str) -> WandbConfig:
         if key not in _FIELD_TYPES:
             raise ConfigError(source, dotted, "is not a known key; allowed: {}".format(", ".join(_FIELD_TYPES)))
         types = _FIELD_TYPES[key]
-        if isinstance(value, bool) or not isinstance(value, types):
+        if (isinstance(value, bool) and bool not in types) or not isinstance(value, types):
             raise ConfigError(source, dotted, "must be {}, got {!r}".format(_describe(types), value))
         values[key] = value
     if "tags" in values:
@@ -92,8 +106,11 @@ def parse_wandb_section(section: Any, source: str) -> WandbConfig:
         values["tags"] = list(values["tags"])
     _check_choice(source, "wandb.mode", values.get("mode", "online"), MODES)
     _check_choice(source, "wandb.checkpoints", values.get("checkpoints", "files"), CHECKPOINT_POLICIES)
+    _check_choice(source, "wandb.histograms", values.get("histograms", "none"), HISTOGRAMS)
     if values.get("init_timeout", 1) <= 0:
         raise ConfigError(source, "wandb.init_timeout", "must be a positive number of seconds")
+    if values.get("histogram_freq", 1) <= 0:
+        raise ConfigError(source, "wandb.histogram_freq", "must be a positive number of epochs")
     return WandbConfig(**values)
 
 
@@ -108,15 +125,33 @@ def parse_use_wandb(value: Any, source: str) -> Union[bool, str]:
     raise ConfigError(source, "use_wandb", "is {!r}; allowed: True, False, auto".format(value))
 
 
-def api_key_available(environ: Mapping[str, str], dotenv_path: str = ".env") -> bool:
-    """True when a W&B API key is in the environment or in a ``.env`` file in the working directory."""
-    if environ.get("WANDB_API_KEY"):
-        return True
-    if os.path.isfile(dotenv_path):
-        from dotenv import dotenv_values
+def dotenv_api_key(dotenv_path: str = ".env") -> Optional[str]:
+    """The W&B API key from a ``.env`` file in the working directory, if any (read, never exported or printed)."""
+    if not os.path.isfile(dotenv_path):
+        return None
+    from dotenv import dotenv_values
 
-        return bool(dotenv_values(dotenv_path).get("WANDB_API_KEY"))
-    return False
+    return dotenv_values(dotenv_path).get("WANDB_API_KEY") or None
+
+
+_ENV_VARIABLES = {"project": "WANDB_PROJECT", "entity": "WANDB_ENTITY", "name": "WANDB_NAME",
+                  "group": "WANDB_RUN_GROUP", "tags": "WANDB_TAGS", "notes": "WANDB_NOTES", "mode": "WANDB_MODE"}
+
+
+def _environment_values(environ: Mapping[str, str]) -> Dict[str, Any]:
+    """The ``wandb:`` keys set through W&B's own environment variables."""
+    values: Dict[str, Any] = {}
+    for key, name in _ENV_VARIABLES.items():
+        value = environ.get(name)
+        if value:
+            values[key] = value
+    if "tags" in values:
+        values["tags"] = [t.strip() for t in values["tags"].split(",") if t.strip()]
+    if "mode" in values:
+        mode = values["mode"].lower()
+        values["mode"] = _ENV_MODE_ALIASES.get(mode, mode)
+        _check_choice("environment", "WANDB_MODE", values["mode"], MODES)
+    return values
 
 
 @dataclass
@@ -124,9 +159,11 @@ class WandbSettings:
     """Everything hsi_wandb needs to know to start a run: the resolved mode plus the typed section."""
 
     mode: str
-    """online | offline | disabled after use_wandb, auto-detection and WANDB_MODE are applied."""
+    """online | offline | disabled after use_wandb, auto-detection and every override are applied."""
     wandb: WandbConfig
     source: str = "<config>"
+    api_key: Optional[str] = field(default=None, repr=False)
+    """A key found only in ./.env, handed to wandb directly; never logged."""
 
     @property
     def enabled(self) -> bool:
@@ -135,26 +172,34 @@ class WandbSettings:
 
 
 def resolve_settings(train_cfg: Mapping[str, Any], source: str = "<config>",
-                     environ: Optional[Mapping[str, str]] = None) -> WandbSettings:
-    """Resolve a training config's W&B switches; precedence: WANDB_MODE, then use_wandb/mode in the file."""
+                     environ: Optional[Mapping[str, str]] = None,
+                     overrides: Optional[Mapping[str, Any]] = None) -> WandbSettings:
+    """Resolve a training config's W&B switches.
+
+    Precedence, highest first: ``overrides`` (the command line), ``WANDB_*`` environment variables
+    (WANDB_MODE, WANDB_PROJECT, WANDB_ENTITY, WANDB_NAME, WANDB_RUN_GROUP, WANDB_TAGS, WANDB_NOTES),
+    the config file, the defaults. ``use_wandb: auto`` turns W&B on when an API key is in the
+    environment or ./.env, or when a mode was chosen explicitly by the environment or command line.
+    """
     environ = os.environ if environ is None else environ
     if not isinstance(train_cfg, Mapping):
         raise ConfigError(source, "<top level>", "must be a mapping, got {}".format(type(train_cfg).__name__))
-    use = parse_use_wandb(train_cfg.get("use_wandb"), source)
-    section = parse_wandb_section(train_cfg.get("wandb"), source)
-    env_mode = environ.get("WANDB_MODE")
-    if env_mode:
-        env_mode = _ENV_MODE_ALIASES.get(env_mode.lower(), env_mode.lower())
-        _check_choice("environment", "WANDB_MODE", env_mode, MODES)
-    if use is False:
-        mode = "disabled"
-    elif use == "auto" and not api_key_available(environ) and not env_mode:
+    file_use = parse_use_wandb(train_cfg.get("use_wandb"), source)
+    file_section = train_cfg.get("wandb")
+    parse_wandb_section(file_section, source)
+    cli = dict(overrides or {})
+    use = parse_use_wandb(cli.pop("use_wandb"), "command line") if cli.get("use_wandb") is not None else file_use
+    cli.pop("use_wandb", None)
+    parse_wandb_section(cli, "command line")
+    env_values = _environment_values(environ)
+    merged = dict(file_section or {})
+    merged.update(env_values)
+    merged.update(cli)
+    section = parse_wandb_section(merged, source)
+    key = environ.get("WANDB_API_KEY") or dotenv_api_key()
+    if use is False or (use == "auto" and not key and "mode" not in env_values and "mode" not in cli):
         mode = "disabled"
     else:
-        mode = env_mode or section.mode
-    return WandbSettings(mode=mode, wandb=section, source=source)
-
-
-def section_as_dict(cfg: WandbConfig) -> Dict[str, Any]:
-    """The section as plain data, e.g. for the logged config."""
-    return dataclasses.asdict(cfg)
+        mode = section.mode
+    return WandbSettings(mode=mode, wandb=section, source=source,
+                         api_key=None if environ.get("WANDB_API_KEY") else key)

@@ -37,6 +37,12 @@ class NullRun:
                        reference: bool = False) -> None:
         """Drop the checkpoint."""
 
+    def log_histograms(self, frame: int, epoch: int, arrays: Mapping[str, Any]) -> None:
+        """Drop the histograms."""
+
+    def attach_files(self, paths: List[str], code_root: Optional[str] = None) -> None:
+        """Nothing to attach."""
+
     def log_table(self, key: str, columns: List[str], rows: List[List[Any]]) -> None:
         """Drop the table."""
 
@@ -58,11 +64,12 @@ def _netrc_has_key(host: str) -> bool:
         return False
 
 
-def _offline_reason(environ: Mapping[str, str]) -> Optional[str]:
+def _offline_reason(environ: Mapping[str, str], api_key: Optional[str] = None) -> Optional[str]:
     """Why an online run cannot start here (no credentials, server unreachable), or None when it can."""
     url = urlparse(environ.get("WANDB_BASE_URL") or DEFAULT_BASE_URL)
     host = url.hostname or ""
-    if not (environ.get("WANDB_API_KEY") or environ.get("WANDB_IDENTITY_TOKEN_FILE") or _netrc_has_key(host)):
+    if not (api_key or environ.get("WANDB_API_KEY") or environ.get("WANDB_IDENTITY_TOKEN_FILE")
+            or _netrc_has_key(host)):
         return "no W&B API key (set WANDB_API_KEY, put it in ./.env, or run `wandb login`)"
     port = url.port or (443 if url.scheme == "https" else 80)
     try:
@@ -79,9 +86,14 @@ def _relative_if_inside(path: str) -> str:
 
 
 class WandbRun:
-    """A live W&B run; a failing W&B call is reported once and then W&B is left alone, training goes on."""
+    """A live W&B run; a failing W&B call is reported once and then W&B is left alone, training goes on.
 
-    def __init__(self, wandb: Any, run: Any, owned: bool):
+    An offline run resumed from an earlier segment (``previous``, a run record) continues W&B's step after
+    the earlier segment's last one: offline folders restart W&B's step at 0, and ``wandb sync`` of a later
+    folder would otherwise overwrite the earlier rows. Online, W&B continues the step itself.
+    """
+
+    def __init__(self, wandb: Any, run: Any, owned: bool, previous: Optional[Mapping[str, Any]] = None):
         self._wandb = wandb
         self._run = run
         self._owned = owned
@@ -90,6 +102,14 @@ class WandbRun:
         self.run_id: Optional[str] = run.id
         self.sync_dir: Optional[str] = run.settings.sync_dir
         self.mirrors_scalars = not getattr(wandb, "patched", {}).get("tensorboard")
+        previous = dict(previous or {})
+        self._sync_dirs = [d for d in previous.get("sync_dirs", []) if d != self.sync_dir] + [self.sync_dir]
+        resumed_offline = self.mode == "offline" and previous.get("last_step") is not None
+        self._next_step: Optional[int] = int(previous["last_step"]) + 1 if resumed_offline else None
+        self.last_step: Optional[int] = previous.get("last_step")
+        self.last_frame: Optional[int] = previous.get("last_frame")
+        self._identity = {"run_id": run.id, "project": run.project, "entity": run.entity, "group": run.group,
+                          "name": run.name, "mode": self.mode}
         self._data_dir_before: Optional[str] = None
         if owned and self.mode == "offline":
             self._stage_inside_run_folder()
@@ -112,8 +132,17 @@ class WandbRun:
             return None
 
     def log_row(self, row: Mapping[str, Any]) -> None:
-        """Log one row (one epoch); its ``frame`` is the x-axis, never W&B's own step."""
-        self._call("log a row", self._run.log, dict(row))
+        """Log one row (one epoch); its ``frame`` is the x-axis."""
+        self._log("log a row", dict(row))
+        if "frame" in row:
+            self.last_frame = int(row["frame"])
+
+    def _log(self, what: str, data: Dict[str, Any]) -> None:
+        if self._next_step is None:
+            self._call(what, self._run.log, data)
+        else:
+            self._call(what, self._run.log, data, step=self._next_step)
+            self._next_step += 1
 
     def log_checkpoint(self, name: str, path: str, metadata: Mapping[str, Any], aliases: List[str],
                        reference: bool = False) -> None:
@@ -130,22 +159,40 @@ class WandbRun:
             artifact.add_file(_relative_if_inside(path), name=entry, policy="immutable")
         self._run.log_artifact(artifact, aliases=list(aliases))
 
+    def attach_files(self, paths: List[str], code_root: Optional[str] = None) -> None:
+        """Attach config files to the run, and with ``code_root`` a snapshot of its .py/.yaml files."""
+        for path in paths:
+            self._call("attach {}".format(path), self._run.save, os.path.abspath(path),
+                       base_path=os.path.dirname(os.path.abspath(path)), policy="now")
+        if code_root:
+            from .provenance import is_snapshot_file
+
+            self._call("snapshot the code", self._run.log_code, code_root,
+                       include_fn=lambda p, root=code_root: is_snapshot_file(p, root))
+
+    def log_histograms(self, frame: int, epoch: int, arrays: Mapping[str, Any]) -> None:
+        """Log numpy arrays as W&B histograms in a row of their own at ``frame``."""
+        self._call("log histograms", lambda: self._log("log histograms", dict(
+            {key: self._wandb.Histogram(value) for key, value in arrays.items()}, frame=frame, epoch=epoch)))
+
     def log_table(self, key: str, columns: List[str], rows: List[List[Any]]) -> None:
         """Log a W&B table (e.g. evaluation results per experiment)."""
-        self._call("log table {}".format(key), lambda: self._run.log({key: self._wandb.Table(columns=columns,
-                                                                                           data=rows)}))
+        self._call("log table {}".format(key), lambda: self._log(key, {key: self._wandb.Table(columns=columns,
+                                                                                             data=rows)}))
 
     def describe(self) -> Dict[str, Any]:
-        """Identity of the run, stored beside the experiment so evaluation and resume can find it."""
-        run = self._run
-        return {"run_id": run.id, "project": run.project, "entity": run.entity, "group": run.group,
-                "name": run.name, "mode": self.mode, "sync_dir": self.sync_dir}
+        """Identity and progress of the run, stored beside the experiment so evaluation and resume find it."""
+        return dict(self._identity, sync_dir=self.sync_dir, sync_dirs=self._sync_dirs, last_step=self.last_step,
+                    last_frame=self.last_frame)
 
     def finish(self, exit_code: int = 0) -> None:
         """Finish the run if hsi_wandb started it, and print how to sync an offline run."""
         if not self._owned:
             return
         self._failed = False
+        step = self._call("read the step", lambda: self._run.step)
+        if step is not None:
+            self.last_step = step - 1
         self._call("finish the run", self._run.finish, exit_code=exit_code)
         if self._data_dir_before is not None:
             if self._data_dir_before:
@@ -153,7 +200,8 @@ class WandbRun:
             else:
                 os.environ.pop(_DATA_DIR, None)
         if self.mode == "offline":
-            say("offline run saved; to upload it, run: wandb sync {}".format(_relative_if_inside(self.sync_dir)))
+            say("offline run saved; to upload it, run: wandb sync {}".format(
+                " ".join(_relative_if_inside(d) for d in self._sync_dirs)))
 
 
 def _define_axes(run: Any) -> None:
@@ -163,8 +211,11 @@ def _define_axes(run: Any) -> None:
 
 def start_run(settings: WandbSettings, run_dir: str, config: Mapping[str, Any], name: Optional[str] = None,
               job_type: Optional[str] = None, group: Optional[str] = None,
-              environ: Optional[Mapping[str, str]] = None) -> Any:
-    """Start (or reuse) the W&B run on global rank 0; every other case gets a :class:`NullRun`."""
+              previous: Optional[Mapping[str, Any]] = None, environ: Optional[Mapping[str, str]] = None) -> Any:
+    """Start (or reuse) the W&B run on global rank 0; every other case gets a :class:`NullRun`.
+
+    ``previous`` (a run record with ``run_id``) continues that run instead of creating a second one.
+    """
     environ = os.environ if environ is None else environ
     if not settings.enabled or not is_global_rank_zero():
         return NullRun()
@@ -178,7 +229,7 @@ def start_run(settings: WandbSettings, run_dir: str, config: Mapping[str, Any], 
     section = settings.wandb
     mode = settings.mode
     if mode == "online":
-        reason = _offline_reason(environ)
+        reason = _offline_reason(environ, settings.api_key)
         if reason:
             say("{}; logging offline instead".format(reason))
             mode = "offline"
@@ -186,8 +237,13 @@ def start_run(settings: WandbSettings, run_dir: str, config: Mapping[str, Any], 
     kwargs: Dict[str, Any] = dict(project=section.project, entity=section.entity, name=name or section.name,
                                   group=section.group or group, tags=list(section.tags) or None, notes=section.notes,
                                   job_type=job_type, dir=os.path.abspath(run_dir), config=dict(config))
+    if previous and previous.get("run_id"):
+        kwargs.update(id=previous["run_id"], resume="allow")
+    run_settings: Dict[str, Any] = {"init_timeout": section.init_timeout}
+    if settings.api_key:
+        run_settings["api_key"] = settings.api_key
     try:
-        run = wandb.init(mode=mode, settings=wandb.Settings(init_timeout=section.init_timeout), **kwargs)
+        run = wandb.init(mode=mode, settings=wandb.Settings(**run_settings), **kwargs)
     except Exception as exc:
         if mode != "online":
             warnings.warn("hsi_wandb: could not start a W&B run ({}); training continues with TensorBoard "
@@ -195,9 +251,9 @@ def start_run(settings: WandbSettings, run_dir: str, config: Mapping[str, Any], 
             return NullRun()
         say("online start failed ({}: {}); logging offline instead".format(type(exc).__name__, exc))
         return start_run(WandbSettings("offline", section, settings.source), run_dir, config, name, job_type,
-                         group, environ)
+                         group, previous, environ)
     _define_axes(run)
-    return WandbRun(wandb, run, owned=True)
+    return WandbRun(wandb, run, owned=True, previous=previous)
 
 
 def save_run_record(experiment_dir: str, run: Any) -> None:

@@ -9,14 +9,19 @@ Example (an ASE/TokenHSI ``run.py``)::
     runner.load(cfg_train)
     runner.run(vargs)
 """
+import dataclasses
 import os
+import secrets
 import time
 from dataclasses import dataclass, field
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional
 
 from .artifacts import CheckpointLogger, checkpoint_path
 from .config import WandbSettings, resolve_settings
-from .lifecycle import NullRun, save_run_record, start_run
+from .lifecycle import NullRun, load_run_record, save_run_record, say, start_run
+from .model_stats import GradNormTracker, gpu_memory, histogram_data
+from .provenance import git_state
+from .sinks import JsonlBackup, ProgressBar, RowFanout
 from .writer import WandbWriter
 
 
@@ -29,34 +34,47 @@ class WandbOptions:
     """Logged as the W&B run config: the whole training YAML plus ``extra_config``."""
     task: Optional[str] = None
     """Task name, used in generated run names."""
+    files: List[str] = field(default_factory=list)
+    """Config files attached to the run."""
+    dry_run: bool = False
+    """Write no checkpoint (the runner trains one epoch)."""
 
 
 def make_options(train_cfg: Mapping[str, Any], source: str = "<config>",
-                 extra_config: Optional[Mapping[str, Any]] = None, task: Optional[str] = None) -> WandbOptions:
-    """Validate a training config's W&B switches (raising ConfigError before training) and bundle the run config."""
-    config = dict(train_cfg)
+                 extra_config: Optional[Mapping[str, Any]] = None, task: Optional[str] = None,
+                 overrides: Optional[Mapping[str, Any]] = None, files: Optional[List[str]] = None,
+                 dry_run: bool = False) -> WandbOptions:
+    """Validate the W&B switches (ConfigError before training) and bundle the run config with provenance.
+
+    ``overrides`` are command-line values for the ``wandb:`` section (plus ``use_wandb``).
+    """
+    settings = resolve_settings(train_cfg, source, overrides=overrides)
+    config = dict(train_cfg, wandb=dataclasses.asdict(settings.wandb))
     config.update(extra_config or {})
-    return WandbOptions(resolve_settings(train_cfg, source), config, task)
+    git = git_state()
+    if git:
+        config["git"] = git
+    return WandbOptions(settings, config, task, list(files or ([source] if os.path.isfile(source) else [])),
+                        dry_run)
 
 
 _default_options: Optional[WandbOptions] = None
 
 
-def configure(train_cfg: Mapping[str, Any], source: str = "<config>",
-              extra_config: Optional[Mapping[str, Any]] = None, task: Optional[str] = None) -> WandbOptions:
-    """Set the options that agents built from a ``WandbMixin`` subclass use; returns them."""
+def configure(train_cfg: Mapping[str, Any], source: str = "<config>", **kwargs: Any) -> WandbOptions:
+    """Set the options that agents built from a ``WandbMixin`` subclass use (arguments of :func:`make_options`)."""
     global _default_options
-    _default_options = make_options(train_cfg, source, extra_config, task)
+    _default_options = make_options(train_cfg, source, **kwargs)
     return _default_options
 
 
 def generated_run_name(config: Mapping[str, Any], task: Optional[str]) -> str:
     """A readable, unique run name: task, config name, learning rate and a timestamp."""
     algo_cfg = config.get("params", {}).get("config", {}) if isinstance(config.get("params"), Mapping) else {}
-    parts = [task, algo_cfg.get("name")]
+    parts = [task] + ([algo_cfg.get("name")] if algo_cfg.get("name") != task else [])
     if algo_cfg.get("learning_rate") is not None:
         parts.append("lr{:g}".format(float(algo_cfg["learning_rate"])))
-    parts.append(time.strftime("%Y%m%d-%H%M%S"))
+    parts += [time.strftime("%Y%m%d-%H%M%S"), secrets.token_hex(2)]
     return "-".join(str(p) for p in parts if p)
 
 
@@ -88,7 +106,10 @@ class WandbMixin:
         self._wandb_options = options
         self._wandb_run: Any = NullRun()
         self._wandb_writer: Optional[WandbWriter] = None
+        self._wandb_sinks: Optional[RowFanout] = None
         self._wandb_checkpoints: Optional[CheckpointLogger] = None
+        self._wandb_grad_norms: Optional[GradNormTracker] = None
+        self._wandb_resume_id: Optional[str] = None
 
     def train(self) -> Any:
         """Train with the W&B run open; it is finished however training ends."""
@@ -102,14 +123,19 @@ class WandbMixin:
         return result
 
     def update_epoch(self) -> int:
-        """Start a new epoch, sending the previous epoch's row."""
+        """Start a new epoch: close the previous epoch's row (with its model statistics) and send it."""
+        if self._wandb_writer is not None:
+            self._wandb_epoch_stats()
         epoch = self._wandb_next().update_epoch()
         if self._wandb_writer is not None:
             self._wandb_writer.begin_epoch(epoch)
         return epoch
 
     def save(self, fn: str) -> None:
-        """Save as rl_games does, then hand the file to the checkpoint logger."""
+        """Save as rl_games does, then hand the file to the checkpoint logger (a dry run writes nothing)."""
+        if self._wandb_options.dry_run:
+            print("hsi_wandb: dry run, checkpoint {} not written".format(fn))
+            return
         checkpoints = self._wandb_checkpoints
         if checkpoints is not None:
             checkpoints.before_save(fn + ".pth")
@@ -118,36 +144,100 @@ class WandbMixin:
         if checkpoints is not None:
             checkpoints.add(checkpoint_path(fn), self._wandb_checkpoint_metadata())
 
+    def get_full_state_weights(self) -> Dict[str, Any]:
+        """rl_games' checkpoint state plus the W&B run id, so resuming from it continues the same run."""
+        state = self._wandb_next().get_full_state_weights()
+        if self._wandb_run.run_id:
+            state["wandb_run_id"] = self._wandb_run.run_id
+        return state
+
+    def set_full_state_weights(self, weights: Dict[str, Any], *args: Any, **kwargs: Any) -> None:
+        """Restore as rl_games does and remember which W&B run the checkpoint belongs to."""
+        self._wandb_next().set_full_state_weights(weights, *args, **kwargs)
+        self._wandb_resume_id = weights.get("wandb_run_id")
+
     def _wandb_start(self) -> None:
         if getattr(self, "writer", None) is None:
             return
         options = self._wandb_options
-        name = options.settings.wandb.name or generated_run_name(options.config, options.task)
+        section = options.settings.wandb
         experiment_dir = self._wandb_experiment_dir()
-        run = start_run(options.settings, experiment_dir, options.config, name=name, job_type="train", group=name)
+        previous = self._wandb_previous_run(experiment_dir)
+        name = previous.get("name") or section.name or generated_run_name(options.config, options.task)
+        run = start_run(options.settings, experiment_dir, options.config, name=name, job_type="train",
+                        group=previous.get("group") or name, previous=previous or None)
         self._wandb_run = run
-        if isinstance(run, NullRun):
-            return
         save_run_record(experiment_dir, run)
+        if previous and run.run_id:
+            self._wandb_say_resumed(previous)
+        run.attach_files(options.files, code_root=os.getcwd() if section.save_code else None)
+        sinks: List[Any] = [JsonlBackup(os.path.join(experiment_dir, "metrics.jsonl"))]
         if run.mirrors_scalars:
-            self._wandb_writer = WandbWriter(self.writer, run)
-            self._wandb_rewire(self.writer, self._wandb_writer)
-            self.writer = self._wandb_writer
-        self._wandb_checkpoints = CheckpointLogger(run, options.settings.wandb.checkpoints)
+            sinks.append(run)
+        if section.progress:
+            sinks.append(ProgressBar(getattr(self, "max_epochs", None), int(getattr(self, "epoch_num", 0))))
+        self._wandb_sinks = RowFanout(sinks)
+        self._wandb_writer = WandbWriter(self.writer, self._wandb_sinks)
+        self._wandb_rewire(self.writer, self._wandb_writer)
+        self.writer = self._wandb_writer
+        if getattr(self, "model", None) is not None and getattr(self, "optimizer", None) is not None:
+            scaler = getattr(self, "scaler", None)
+            scale = scaler.get_scale if scaler is not None and scaler.is_enabled() else None
+            self._wandb_grad_norms = GradNormTracker(self.model, self.optimizer, scale)
+        if not isinstance(run, NullRun):
+            self._wandb_checkpoints = CheckpointLogger(run, section.checkpoints)
+
+    def _wandb_previous_run(self, experiment_dir: str) -> Dict[str, Any]:
+        """The run record to continue when the agent was restored from a checkpoint of a W&B run."""
+        if not self._wandb_resume_id:
+            return {}
+        record = load_run_record(experiment_dir)
+        return record if record.get("run_id") == self._wandb_resume_id else {"run_id": self._wandb_resume_id}
+
+    def _wandb_say_resumed(self, previous: Mapping[str, Any]) -> None:
+        frame, last = int(getattr(self, "frame", 0)), previous.get("last_frame")
+        message = "resuming W&B run {} at frame {} (epoch {})".format(
+            previous["run_id"], frame, getattr(self, "epoch_num", 0))
+        if last is not None and frame <= last:
+            message += ("; it already has rows up to frame {}: the rows from frame {} on are logged again after "
+                        "them and W&B keeps both (plot against frame; nothing is dropped)".format(last, frame))
+        say(message)
+
+    def _wandb_epoch_stats(self) -> None:
+        """Add gradient/parameter norms and GPU memory to the closing row; histograms every ``histogram_freq``."""
+        writer, epoch = self._wandb_writer, int(getattr(self, "epoch_num", 0))
+        if self._wandb_grad_norms is None or writer is None or not writer.pending:
+            return
+        writer.add_row_values(self._wandb_grad_norms.epoch_values())
+        writer.add_row_values(gpu_memory(getattr(self, "ppo_device", "cpu")))
+        section = self._wandb_options.settings.wandb
+        if section.histograms != "none" and epoch % section.histogram_freq == 0:
+            frame = int(getattr(self, "frame", 0))
+            self._wandb_run.log_histograms(frame, epoch, histogram_data(self.model, section.histograms))
 
     def _wandb_end(self, exit_code: int, final: bool) -> None:
         flush = getattr(getattr(self, "writer", None), "flush", None)
         if flush is not None:
             flush()
         if self._wandb_writer is not None:
+            self._wandb_epoch_stats()
             self._wandb_writer.flush_row()
             self._wandb_rewire(self._wandb_writer, self._wandb_writer.wrapped)
             self.writer = self._wandb_writer.wrapped
             self._wandb_writer = None
+        if self._wandb_grad_norms is not None:
+            self._wandb_grad_norms.close()
+            self._wandb_grad_norms = None
+        if self._wandb_sinks is not None:
+            self._wandb_sinks.close()
+            self._wandb_sinks = None
         if self._wandb_checkpoints is not None:
             self._wandb_checkpoints.close(final=final and exit_code == 0)
             self._wandb_checkpoints = None
-        self._wandb_run.finish(exit_code)
+        run = self._wandb_run
+        run.finish(exit_code)
+        if not isinstance(run, NullRun):
+            save_run_record(self._wandb_experiment_dir(), run)
         self._wandb_run = NullRun()
 
     def _wandb_rewire(self, old: Any, new: Any) -> None:
@@ -206,13 +296,14 @@ def attach(agent: Any, options: WandbOptions) -> Any:
     return agent
 
 
-def apply_to_runner(runner: Any, train_cfg: Mapping[str, Any], source: str = "<config>",
-                    extra_config: Optional[Mapping[str, Any]] = None, task: Optional[str] = None) -> WandbSettings:
+def apply_to_runner(runner: Any, train_cfg: Mapping[str, Any], source: str = "<config>", **kwargs: Any) -> WandbSettings:
     """Mirror every algorithm registered in an rl_games ``Runner`` to W&B; call after registering your own.
 
     Validates the config now (ConfigError names file, key and allowed values) and returns the resolved settings.
+    Keyword arguments are those of :func:`make_options` (``extra_config``, ``task``, ``overrides``, ``files``,
+    ``dry_run``).
     """
-    options = make_options(train_cfg, source, extra_config, task)
+    options = make_options(train_cfg, source, **kwargs)
     factory = runner.algo_factory
     for name, builder in list(factory._builders.items()):
         factory.register_builder(name, _attaching(builder, options))

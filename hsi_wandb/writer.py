@@ -56,6 +56,15 @@ class WandbWriter:
             self._warn_once("could not mirror scalar {!r}: {}".format(tag, exc))
         return result
 
+    @property
+    def pending(self) -> bool:
+        """True when scalars of the current epoch wait to be sent."""
+        return bool(self._values)
+
+    def add_row_values(self, values: Dict[str, float]) -> None:
+        """Add values for W&B and the backup only (e.g. gradient norms), leaving TensorBoard untouched."""
+        self._values.update(values)
+
     def begin_epoch(self, epoch: int) -> None:
         """Send the previous epoch's row and start collecting the row of ``epoch``."""
         self._explicit = True

@@ -57,7 +57,28 @@ def test_wandb_mode_precedence(use, file_mode, env_mode, expected):
 def test_auto_turns_on_with_a_key_in_env_or_dotenv(tmp_path):
     assert settings({"use_wandb": "auto"}, {"WANDB_API_KEY": "k" * 40}).mode == "online"
     (tmp_path / ".env").write_text("WANDB_API_KEY=" + "k" * 40 + "\n")
-    assert settings({"wandb": {"mode": "offline"}}).mode == "offline"
+    from_dotenv = settings({"wandb": {"mode": "offline"}})
+    assert from_dotenv.mode == "offline" and from_dotenv.api_key == "k" * 40
+    assert "k" * 40 not in repr(from_dotenv)
+
+
+@pytest.mark.parametrize("environ,cli,expected", [
+    ({}, {}, ("file", "filegroup", ["f"], "offline")),
+    ({"WANDB_PROJECT": "env", "WANDB_TAGS": "a, b", "WANDB_MODE": "disabled"}, {},
+     ("env", "filegroup", ["a", "b"], "disabled")),
+    ({"WANDB_PROJECT": "env", "WANDB_RUN_GROUP": "eg"}, {"project": "cli", "tags": ["x"], "mode": "online"},
+     ("cli", "eg", ["x"], "online")),
+    ({"WANDB_MODE": "offline"}, {"use_wandb": False}, ("file", "filegroup", ["f"], "disabled")),
+])
+def test_precedence_command_line_then_environment_then_file(environ, cli, expected):
+    cfg = {"use_wandb": True, "wandb": {"project": "file", "group": "filegroup", "tags": ["f"], "mode": "offline"}}
+    s = resolve_settings(cfg, "x.yaml", environ=environ, overrides=cli)
+    assert (s.wandb.project, s.wandb.group, s.wandb.tags, s.mode) == expected
+
+
+def test_bad_command_line_value_names_the_command_line():
+    with pytest.raises(ConfigError, match="command line: `wandb.mode` is 'sometimes'"):
+        resolve_settings({"use_wandb": True}, "x.yaml", environ={}, overrides={"mode": "sometimes"})
 
 
 def test_bad_wandb_mode_environment_variable():

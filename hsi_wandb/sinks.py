@@ -1,0 +1,90 @@
+"""Where a mirrored row goes besides W&B: a local JSONL backup, a progress bar, and the fan-out to all of them."""
+import json
+import math
+import os
+import sys
+import warnings
+from typing import Any, Iterable, Mapping, Optional
+
+
+class RowFanout:
+    """Sends each row to several sinks; one failing sink is reported once and never stops the others."""
+
+    def __init__(self, sinks: Iterable[Any]):
+        self._sinks = list(sinks)
+        self._broken = set()
+
+    def log_row(self, row: Mapping[str, Any]) -> None:
+        """Hand ``row`` to every sink that has not failed."""
+        for i, sink in enumerate(self._sinks):
+            if i in self._broken:
+                continue
+            try:
+                sink.log_row(row)
+            except Exception as exc:
+                self._broken.add(i)
+                warnings.warn("hsi_wandb: {} failed ({}); it gets no more rows".format(type(sink).__name__, exc),
+                              RuntimeWarning)
+
+    def close(self) -> None:
+        """Close every sink that can be closed."""
+        for sink in self._sinks:
+            close = getattr(sink, "close", None)
+            if close is not None:
+                close()
+
+
+class JsonlBackup:
+    """Appends every row to ``metrics.jsonl`` (one JSON object a line), so nothing depends on the network."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self._file: Optional[Any] = None
+
+    def log_row(self, row: Mapping[str, Any]) -> None:
+        """Append ``row`` and flush, so a killed process keeps every finished epoch."""
+        if self._file is None:
+            os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
+            self._file = open(self.path, "a")
+        self._file.write(json.dumps(row) + "\n")
+        self._file.flush()
+
+    def close(self) -> None:
+        """Close the file."""
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+_BAR_FIELDS = (("rew", "rewards/mean"), ("fps", "performance/total_fps"), ("fps", "performance/step_fps"),
+               ("a_loss", "losses/a_loss"), ("c_loss", "losses/c_loss"), ("disc", "losses/disc_loss"))
+
+
+class ProgressBar:
+    """A tqdm bar over epochs showing frames, fps, mean reward and the main losses; silent off a terminal."""
+
+    def __init__(self, total_epochs: Optional[int], initial_epoch: int = 0, stream: Any = None):
+        from tqdm import tqdm
+
+        stream = stream or sys.stderr
+        self._bar = tqdm(total=total_epochs, initial=initial_epoch, unit="epoch", file=stream,
+                         disable=not stream.isatty(), dynamic_ncols=True)
+
+    @property
+    def enabled(self) -> bool:
+        """False when the bar prints nothing (output is not a terminal)."""
+        return not self._bar.disable
+
+    def log_row(self, row: Mapping[str, Any]) -> None:
+        """Advance to the row's epoch and show its main numbers."""
+        shown = {"frames": int(row.get("frame", 0))}
+        for label, key in _BAR_FIELDS:
+            value = row.get(key)
+            if label not in shown and isinstance(value, float) and math.isfinite(value):
+                shown[label] = "{:.4g}".format(value)
+        self._bar.set_postfix(shown, refresh=False)
+        self._bar.update(max(0, int(row.get("epoch", self._bar.n)) - self._bar.n))
+
+    def close(self) -> None:
+        """Close the bar."""
+        self._bar.close()

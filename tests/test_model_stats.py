@@ -1,0 +1,69 @@
+"""Gradient norm before clipping, parameter norm, histograms and GPU memory rows."""
+import os
+
+import pytest
+import torch
+
+import tiny_env
+from hsi_wandb.model_stats import GradNormTracker, gpu_memory, histogram_data
+from offline_run import OfflineRun, offline_runs
+from test_rl_games_adapter import train
+
+
+def test_grad_norm_is_measured_before_clipping():
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(), torch.nn.Linear(8, 2))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    tracker = GradNormTracker(model, optimizer)
+    expected = []
+    for _ in range(3):
+        optimizer.zero_grad()
+        (model(torch.randn(16, 4)) * 100).pow(2).mean().backward()
+        expected.append(float(torch.nn.utils.clip_grad_norm_(model.parameters(), 0.5)))
+        optimizer.step()
+    values = tracker.epoch_values()
+    assert min(expected) > 0.5, "the clip really cut the gradients"
+    assert values["info/grad_norm"] == pytest.approx(sum(expected) / 3, rel=1e-5)
+    manual = torch.sqrt(sum(p.detach().pow(2).sum() for p in model.parameters()))
+    assert values["info/param_norm"] == pytest.approx(float(manual), rel=1e-6)
+    assert "info/grad_norm" not in tracker.epoch_values(), "each epoch starts afresh"
+    tracker.close()
+    assert "step" not in vars(optimizer)
+
+
+def test_histogram_data_and_cpu_has_no_gpu_rows():
+    model = torch.nn.Linear(3, 2)
+    model(torch.ones(1, 3)).sum().backward()
+    data = histogram_data(model, "all")
+    assert set(data) == {"parameters/weight", "parameters/bias", "gradients/weight", "gradients/bias"}
+    assert set(histogram_data(model, "parameters")) == {"parameters/weight", "parameters/bias"}
+    assert gpu_memory("cpu") == {}
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_gpu_memory_rows_on_cuda():
+    x = torch.ones(1024, 1024, device="cuda")
+    values = gpu_memory("cuda:0")
+    assert values["system/gpu_memory_allocated_gb"] >= x.numel() * 4 / (1 << 30)
+    assert set(values) == {"system/gpu_memory_allocated_gb", "system/gpu_memory_reserved_gb",
+                           "system/gpu_memory_peak_gb"}
+
+
+def test_norms_every_epoch_and_opt_in_histograms_reach_the_run(tmp_path):
+    cfg = tiny_env.train_config(tmp_path / "runs", max_epochs=3)
+    cfg["wandb"].update(histograms="all", histogram_freq=2)
+    train(tmp_path, cfg)
+    rows = OfflineRun(offline_runs(tmp_path / "runs")[0]).history
+    scalar_rows = [r for r in rows if "losses/a_loss" in r]
+    assert all(r["info/grad_norm"] > 0 and r["info/param_norm"] > 0 for r in scalar_rows)
+    histogram_rows = [r for r in rows if any(k.startswith("parameters/") for k in r)]
+    assert [r["epoch"] for r in histogram_rows] == [2, 4]
+    assert any(k.startswith("gradients/") and k.endswith("._type") for k in histogram_rows[0])
+    assert not any(k.startswith("parameters/") for r in scalar_rows for k in r), "off the scalar rows"
+
+
+def test_histograms_are_off_by_default(tmp_path):
+    train(tmp_path, max_epochs=2)
+    rows = OfflineRun(offline_runs(tmp_path / "runs")[0]).history
+    assert not any(k.startswith(("parameters/", "gradients/")) for r in rows for k in r)
+    assert os.path.exists(tmp_path / "runs" / "point" / "metrics.jsonl")

@@ -1,0 +1,120 @@
+"""run.py's W&B flags, presets, dotted overrides, the sweep file and dry runs, checked on the real offline run."""
+import glob
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from offline_run import OfflineRun, offline_runs
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+import run  # noqa: E402
+
+TINY = ["--num_envs", "256", "--horizon_length", "16", "--minibatch_size", "1024", "--output_path", "out",
+        "--max_iterations", "2", "--no_progress"]
+
+
+def run_py(*argv, env=None):
+    proc = subprocess.run([sys.executable, os.path.join(ROOT, "run.py")] + list(argv), capture_output=True,
+                          text=True, timeout=600, env=env)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc
+
+
+def only_run(pattern="out/*"):
+    (exp_dir,) = glob.glob(pattern)
+    (run_dir,) = offline_runs(exp_dir)
+    return exp_dir, OfflineRun(run_dir)
+
+
+def test_flags_beat_environment_which_beats_the_file(tmp_path):
+    env = dict(os.environ, WANDB_PROJECT="from-env", WANDB_RUN_GROUP="env-group", WANDB_NOTES="env notes")
+    run_py(*TINY, "--wandb_project", "from-flag", "--wandb_tags", "a", "b", "c", "--wandb_name", "my-run", env=env)
+    _, offline = only_run()
+    (record,) = offline.of_type("run")
+    assert record["project"] == "from-flag" and record["run_group"] == "env-group"
+    assert record["display_name"] == "my-run" and record["tags"] == ["a", "b", "c"] and record["notes"] == "env notes"
+    assert offline.config["wandb"]["project"] == "from-flag"
+
+
+def test_no_wandb_flag_turns_it_off_but_keeps_the_jsonl_backup(tmp_path):
+    run_py(*TINY, "--no_wandb")
+    (exp_dir,) = glob.glob("out/*")
+    assert offline_runs(exp_dir) == []
+    rows = [json.loads(line) for line in open(os.path.join(exp_dir, "metrics.jsonl"))]
+    assert [r["epoch"] for r in rows] == [1, 2] and "losses/a_loss" in rows[0]
+
+
+def test_jsonl_backup_holds_exactly_the_rows_sent_to_wandb(tmp_path):
+    run_py(*TINY)
+    exp_dir, offline = only_run()
+    backup = [json.loads(line) for line in open(os.path.join(exp_dir, "metrics.jsonl"))]
+    history = [{k: v for k, v in row.items() if not k.startswith("_")} for row in offline.history]
+    assert len(backup) == len(history) == 2
+    for mine, theirs in zip(backup, history):
+        assert mine.keys() == theirs.keys()
+        assert all(mine[k] == pytest.approx(theirs[k], nan_ok=True) for k in mine)
+    assert all("info/grad_norm" in r and "info/param_norm" in r for r in backup)
+
+
+def test_preset_and_dotted_overrides_reach_the_logged_config(tmp_path):
+    run_py(*TINY, "--preset", "style_heavy", "params.config.learning_rate=1e-4", "params.config.gamma=0.98",
+           "wandb.notes=from override")
+    _, offline = only_run()
+    cfg = offline.config["params"]["config"]
+    assert (cfg["learning_rate"], cfg["gamma"], cfg["task_reward_w"], cfg["disc_reward_w"]) == (1e-4, 0.98, 0.3, 0.7)
+    (record,) = offline.of_type("run")
+    assert record["run_group"] == "reward-mix" and record["tags"] == ["amp", "style"]
+    assert record["notes"] == "from override"
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["params.config.learning_rat=1"], "override params.config.learning_rat: `params.config` has no key "
+                                       "`learning_rat`; keys there:"),
+    (["params.config.gamma.x=1"], "`params.config.gamma` has no key `x`; keys there: none (not a mapping)"),
+    (["nonsense"], "override 'nonsense': expected key.path=value"),
+    (["params.config.gamma=[1, 2"], "override params.config.gamma=[1, 2: value is not valid YAML"),
+    (["--preset", "nope"], "--preset nope: not in"),
+    (["--wandb_mode", "offline", "wandb.mode=sometimes"], "`wandb.mode` is 'sometimes'"),
+])
+def test_bad_overrides_and_presets_say_what_is_wrong(capsys, argv, message):
+    assert run.main(argv + ["--output_path", "out"]) == 2
+    ours = [line for line in capsys.readouterr().err.splitlines() if line.startswith("run.py: error")]
+    assert len(ours) == 1 and message in ours[0], ours
+
+
+def test_override_values_are_typed_by_yaml_rules():
+    assert [run.parse_value(v) for v in ("1e-4", "3", "0.5", "true", "null", "[1, 2]", "abc", "-2E3")] == \
+        [1e-4, 3, 0.5, True, None, [1, 2], "abc", -2000.0]
+
+
+def test_sweep_file_is_accepted_and_the_agent_command_line_sets_the_values(tmp_path):
+    from wandb.sdk.launch.sweeps import utils as sweep_utils
+
+    sweep = sweep_utils.load_sweep_config(os.path.join(ROOT, "cfg", "sweeps", "point_mass_traj.yaml"))
+    assert sweep["program"] == "run.py" and sweep["command"][-1] == "${args_no_hyphens}"
+    train_cfg = yaml.safe_load(open(os.path.join(ROOT, "cfg", "train", "point_mass_traj_amp.yaml")))
+    swept = {"params.config.learning_rate": 0.0003, "params.config.gamma": 0.995, "params.config.disc_reward_w": 0.25}
+    assert set(sweep["parameters"]) == set(swept)
+    for path in swept:
+        run.set_path(train_cfg, path, 0, "sweep")
+    command = [sys.executable, os.path.join(ROOT, "run.py")] + [
+        a for a in sweep["command"][3:-1]] + ["{}={}".format(k, v) for k, v in swept.items()] + TINY
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    _, offline = only_run()
+    cfg = offline.config["params"]["config"]
+    assert {k: cfg[k.split(".")[-1]] for k in swept} == swept
+
+
+def test_dry_run_trains_one_epoch_and_writes_no_checkpoint(tmp_path):
+    proc = run_py(*TINY, "--dry_run")
+    exp_dir, offline = only_run()
+    assert glob.glob(os.path.join(exp_dir, "nn", "*")) == []
+    assert [r["epoch"] for r in offline.history] == [1] and offline.artifacts == []
+    assert "dry run: configs valid, one epoch trained, no checkpoint written; W&B run: " + offline.run_id in proc.stdout
+    assert "wandb sync out/" in proc.stderr

@@ -1,0 +1,64 @@
+"""Row sinks: the JSONL backup, the progress bar and the fan-out that keeps one failure from the others."""
+import io
+import json
+
+from hsi_wandb.sinks import JsonlBackup, ProgressBar, RowFanout
+
+
+class Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+ROW = {"frame": 4096, "epoch": 3, "rewards/mean": 12.5, "performance/total_fps": 40000.0,
+       "losses/a_loss": -0.01, "losses/c_loss": float("nan")}
+
+
+def test_progress_bar_shows_epoch_frames_fps_reward_and_losses_on_a_terminal():
+    out = Terminal()
+    bar = ProgressBar(total_epochs=10, stream=out)
+    assert bar.enabled
+    bar.log_row(ROW)
+    bar.close()
+    text = out.getvalue()
+    assert "3/10" in text
+    for piece in ("frames=4096", "rew=12.5", "fps=4e+04", "a_loss=-0.01"):
+        assert piece in text, text
+    assert "c_loss" not in text
+
+
+def test_progress_bar_is_silent_off_a_terminal():
+    out = io.StringIO()
+    bar = ProgressBar(total_epochs=10, stream=out)
+    assert not bar.enabled
+    bar.log_row(ROW)
+    bar.close()
+    assert out.getvalue() == ""
+
+
+def test_jsonl_backup_appends_one_object_per_row(tmp_path):
+    backup = JsonlBackup(str(tmp_path / "exp" / "metrics.jsonl"))
+    backup.log_row({"frame": 1, "x": 0.5})
+    backup.log_row({"frame": 2, "x": float("inf")})
+    backup.close()
+    rows = [json.loads(line) for line in open(tmp_path / "exp" / "metrics.jsonl")]
+    assert rows == [{"frame": 1, "x": 0.5}, {"frame": 2, "x": float("inf")}]
+
+
+def test_a_failing_sink_is_reported_once_and_the_others_go_on(recwarn):
+    class Broken:
+        def log_row(self, row):
+            raise OSError("disk full")
+
+    class Keeper:
+        rows = []
+
+        def log_row(self, row):
+            self.rows.append(row)
+
+    keeper = Keeper()
+    fanout = RowFanout([Broken(), keeper])
+    for i in range(3):
+        fanout.log_row({"frame": i})
+    assert len(keeper.rows) == 3
+    assert len([w for w in recwarn if "Broken failed" in str(w.message)]) == 1
