@@ -15,11 +15,12 @@ from typing import Any, Dict, List, Optional
 
 import yaml
 
-from hsi_wandb import ConfigError, load_run_record, resolve_settings, start_run
+from hsi_wandb import ConfigError, WandbConfig, load_run_record, resolve_settings, start_run
 from hsi_wandb.rl_games_mixin import apply_to_runner, generated_run_name
 
 PROJECT_ROOT = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_PRESETS = os.path.join(PROJECT_ROOT, "cfg", "presets.yaml")
+WANDB_KEYS = frozenset(WandbConfig.__dataclass_fields__)
 _NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 
 
@@ -103,7 +104,7 @@ def set_path(cfg: Dict[str, Any], path: str, value: Any, where: str) -> None:
 
 
 def apply_override(cfg: Dict[str, Any], assignment: str) -> None:
-    """Apply one trailing ``key.path=value`` argument."""
+    """Apply one trailing ``key.path=value`` argument; any ``wandb.<key>`` of the section may be added."""
     path, sep, text = assignment.partition("=")
     if not sep or not path:
         raise UsageError("override {!r}: expected key.path=value".format(assignment))
@@ -111,6 +112,10 @@ def apply_override(cfg: Dict[str, Any], assignment: str) -> None:
         value = parse_value(text)
     except yaml.YAMLError as exc:
         raise UsageError("override {}: value is not valid YAML: {}".format(assignment, str(exc).replace("\n", " ")))
+    section, _, key = path.partition(".")
+    if section == "wandb" and key in WANDB_KEYS and isinstance(cfg.get("wandb") or {}, dict):
+        cfg["wandb"] = dict(cfg.get("wandb") or {}, **{key: value})
+        return
     set_path(cfg, path, value, "override")
 
 

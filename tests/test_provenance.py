@@ -1,0 +1,80 @@
+"""Configs, git commit and the opt-in code snapshot are attached to the run; the API key is never written anywhere."""
+import glob
+import os
+import shutil
+import socket
+import subprocess
+
+import pytest
+
+from hsi_wandb.provenance import git_state, is_snapshot_file
+from offline_run import OfflineRun, offline_runs
+from test_run_options import ROOT, TINY, run_py
+
+KEY = "hsiwandbtest" + "0123456789abcdef" * 2 + "feed"
+
+
+def make_project(tmp_path):
+    """A copy of the project's entry point and configs in a fresh git repository, as a user's checkout."""
+    shutil.copy(os.path.join(ROOT, "run.py"), tmp_path / "run.py")
+    shutil.copytree(os.path.join(ROOT, "cfg"), tmp_path / "cfg")
+    for cmd in (["init", "-q"], ["add", "."], ["-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "x"]):
+        subprocess.run(["git"] + cmd, cwd=tmp_path, check=True)
+    return git_state(str(tmp_path))
+
+
+def test_git_state_and_snapshot_filter(tmp_path):
+    assert git_state(str(tmp_path)) == {}
+    state = make_project(tmp_path)
+    assert len(state["commit"]) == 40 and state["dirty"] is False
+    assert is_snapshot_file(str(tmp_path / "run.py"), str(tmp_path))
+    assert is_snapshot_file(str(tmp_path / "cfg" / "train" / "x.yaml"), str(tmp_path))
+    for path in (".env", "venv/lib/x.py", ".venv/x.py", "output/exp/x.yaml", "wandb/x.py", "notes.txt"):
+        assert not is_snapshot_file(str(tmp_path / path), str(tmp_path)), path
+
+
+def test_configs_commit_and_code_snapshot_are_attached(tmp_path):
+    state = make_project(tmp_path)
+    run_py(*TINY, "wandb.save_code=true", env=dict(os.environ, PYTHONPATH=ROOT))
+    (run_dir,) = offline_runs("out")
+    offline = OfflineRun(run_dir)
+    assert offline.config["git"] == state
+    saved = {f["path"] for record in offline.of_type("files") for f in record["files"]}
+    assert {"point_mass_traj_amp.yaml", "point_mass_traj.yaml"} <= saved
+    (code,) = [a for a in offline.artifacts if a["type"] == "code"]
+    paths = {e["path"] for e in code["manifest"]["contents"]}
+    assert "run.py" in paths and "cfg/train/point_mass_traj_amp.yaml" in paths
+    assert not any(p.startswith(("out/", ".git/")) for p in paths)
+
+
+def _closed_port():
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    return port
+
+
+@pytest.mark.parametrize("where", ["dotenv", "environment"])
+def test_the_api_key_is_never_written_or_printed(tmp_path, where):
+    make_project(tmp_path)
+    env = dict(os.environ, PYTHONPATH=ROOT, WANDB_BASE_URL="http://127.0.0.1:{}".format(_closed_port()))
+    env.pop("WANDB_MODE")
+    if where == "dotenv":
+        (tmp_path / ".env").write_text("WANDB_API_KEY={}\n".format(KEY))
+    else:
+        env["WANDB_API_KEY"] = KEY
+    proc = run_py(*TINY, "--max_iterations", "2", "wandb.save_code=true", "wandb.mode=online", env=env)
+    assert "logging offline instead" in proc.stderr
+    assert KEY not in proc.stdout and KEY not in proc.stderr
+    (exp_dir,) = glob.glob("out/*")
+    offline = OfflineRun(offline_runs(exp_dir)[0])
+    assert offline.history and any(a["type"] == "code" for a in offline.artifacts)
+    leaks = []
+    for dirpath, _, files in os.walk(exp_dir):
+        for name in files:
+            with open(os.path.join(dirpath, name), "rb") as f:
+                if KEY.encode() in f.read():
+                    leaks.append(os.path.join(dirpath, name))
+    assert leaks == []
+    assert KEY not in repr(offline.records)
