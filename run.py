@@ -320,7 +320,12 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 2
     if args.test:
         return evaluate(args, cfg_env, cfg_train, settings)
-    return train(args, cfg_env, cfg_train)
+    try:
+        return train(args, cfg_env, cfg_train)
+    except KeyboardInterrupt:
+        print("run.py: interrupted; resume with --checkpoint <experiment>/nn/<name>_interrupt.pth --resume 1",
+              file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

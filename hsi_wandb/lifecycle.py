@@ -1,6 +1,7 @@
 """The W&B run lifecycle: start (rank 0 only, offline fallback), every W&B call guarded, finish with an exit code."""
 import json
 import os
+import shutil
 import socket
 import sys
 import warnings
@@ -162,13 +163,18 @@ class WandbRun:
     def attach_files(self, paths: List[str], code_root: Optional[str] = None) -> None:
         """Attach config files to the run, and with ``code_root`` a snapshot of its .py/.yaml files."""
         for path in paths:
-            self._call("attach {}".format(path), self._run.save, os.path.abspath(path),
-                       base_path=os.path.dirname(os.path.abspath(path)), policy="now")
+            self._call("attach {}".format(path), self._attach_copy, path)
         if code_root:
             from .provenance import is_snapshot_file
 
             self._call("snapshot the code", self._run.log_code, code_root,
                        include_fn=lambda p, root=code_root: is_snapshot_file(p, root))
+
+    def _attach_copy(self, path: str) -> None:
+        """Copy ``path`` into the run's files folder (a link would point outside it) and save it from there."""
+        copy = os.path.join(self._run.dir, os.path.basename(path))
+        shutil.copyfile(path, copy)
+        self._run.save(copy, base_path=self._run.dir, policy="now")
 
     def log_histograms(self, frame: int, epoch: int, arrays: Mapping[str, Any]) -> None:
         """Log numpy arrays as W&B histograms in a row of their own at ``frame``."""

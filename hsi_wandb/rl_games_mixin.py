@@ -12,6 +12,8 @@ Example (an ASE/TokenHSI ``run.py``)::
 import dataclasses
 import os
 import secrets
+import signal
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional
@@ -78,9 +80,33 @@ def generated_run_name(config: Mapping[str, Any], task: Optional[str]) -> str:
     return "-".join(str(p) for p in parts if p)
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM turned into an interruption of training, so it is handled like Ctrl-C."""
+
+    exit_code = 128 + signal.SIGTERM
+
+
+def _raise_terminated(signum: int, frame: Any) -> None:
+    raise _Terminated("SIGTERM")
+
+
+def _catch_sigterm() -> Any:
+    """Turn SIGTERM into :class:`_Terminated` while training runs (main thread only); returns the old handler."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, _raise_terminated)
+
+
+def _restore_sigterm(previous: Any) -> None:
+    if previous is not None:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def _exit_code(exc: BaseException) -> int:
     if isinstance(exc, SystemExit):
         return exc.code if isinstance(exc.code, int) else 1
+    if isinstance(exc, _Terminated):
+        return _Terminated.exit_code
     return 130 if isinstance(exc, KeyboardInterrupt) else 1
 
 
@@ -110,17 +136,43 @@ class WandbMixin:
         self._wandb_checkpoints: Optional[CheckpointLogger] = None
         self._wandb_grad_norms: Optional[GradNormTracker] = None
         self._wandb_resume_id: Optional[str] = None
+        self._wandb_save_reason: Optional[str] = None
 
     def train(self) -> Any:
-        """Train with the W&B run open; it is finished however training ends."""
+        """Train with the W&B run open; it is finished however training ends.
+
+        Ctrl-C or SIGTERM (cluster preemption) first saves an interrupt checkpoint, logged with reason
+        ``interrupt``; the run is then finished and the interruption propagates (SIGTERM as exit code 143).
+        """
         self._wandb_start()
+        previous_handler = _catch_sigterm()
         try:
             result = self._wandb_next().train()
         except BaseException as exc:
+            if isinstance(exc, KeyboardInterrupt):
+                self._wandb_save_interrupt()
             self._wandb_end(_exit_code(exc), final=False)
+            if isinstance(exc, _Terminated):
+                raise SystemExit(_Terminated.exit_code) from exc
             raise
+        finally:
+            _restore_sigterm(previous_handler)
         self._wandb_end(0, final=True)
         return result
+
+    def _wandb_save_interrupt(self) -> None:
+        """Save ``<name>_interrupt.pth`` where rl_games keeps checkpoints, so training can resume from it."""
+        if getattr(self, "writer", None) is None:
+            return
+        folder = getattr(self, "nn_dir", None) or getattr(self, "network_path", None) or self._wandb_experiment_dir()
+        name = str(getattr(self, "config", {}).get("name", "model"))
+        self._wandb_save_reason = "interrupt"
+        try:
+            self.save(os.path.join(folder, name + "_interrupt"))
+        except Exception as exc:
+            say("could not save the interrupt checkpoint: {}".format(exc))
+        finally:
+            self._wandb_save_reason = None
 
     def update_epoch(self) -> int:
         """Start a new epoch: close the previous epoch's row (with its model statistics) and send it."""
@@ -261,7 +313,9 @@ class WandbMixin:
         max_epochs = getattr(self, "max_epochs", -1) or -1
         max_frames = getattr(self, "max_frames", -1) or -1
         save_freq = getattr(self, "save_freq", 0) or 0
-        if (0 < max_epochs <= epoch) or (0 < max_frames <= frame):
+        if self._wandb_save_reason:
+            reason = self._wandb_save_reason
+        elif (0 < max_epochs <= epoch) or (0 < max_frames <= frame):
             reason = "final"
         elif save_freq > 0 and epoch % save_freq == 0:
             reason = "save_frequency"
