@@ -1,5 +1,6 @@
 """Shared fixtures: every test runs in its own folder with W&B offline and no credentials."""
 import os
+import socket
 import sys
 
 import pytest
@@ -22,3 +23,13 @@ def isolated_wandb(tmp_path, monkeypatch):
     monkeypatch.setenv("WANDB_CACHE_DIR", str(tmp_path / "wandb-cache"))
     monkeypatch.setenv("WANDB_DATA_DIR", str(tmp_path / "wandb-data"))
     yield tmp_path
+
+
+@pytest.fixture
+def closed_port_url():
+    """``http://127.0.0.1:<port>`` of a port nothing listens on: a W&B server that is down."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    return "http://127.0.0.1:{}".format(port)

@@ -2,7 +2,6 @@
 import glob
 import os
 import shutil
-import socket
 import subprocess
 
 import pytest
@@ -47,18 +46,10 @@ def test_configs_commit_and_code_snapshot_are_attached(tmp_path):
     assert not any(p.startswith(("out/", ".git/")) for p in paths)
 
 
-def _closed_port():
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    return port
-
-
 @pytest.mark.parametrize("where", ["dotenv", "environment"])
-def test_the_api_key_is_never_written_or_printed(tmp_path, where):
+def test_the_api_key_is_never_written_or_printed(tmp_path, where, closed_port_url):
     make_project(tmp_path)
-    env = dict(os.environ, PYTHONPATH=ROOT, WANDB_BASE_URL="http://127.0.0.1:{}".format(_closed_port()))
+    env = dict(os.environ, PYTHONPATH=ROOT, WANDB_BASE_URL=closed_port_url)
     env.pop("WANDB_MODE")
     if where == "dotenv":
         (tmp_path / ".env").write_text("WANDB_API_KEY={}\n".format(KEY))
