@@ -142,10 +142,12 @@ def read_yaml(path: str, flag: str) -> Dict[str, Any]:
     if not os.path.isfile(path):
         raise UsageError("{} {}: file not found".format(flag, path))
     try:
-        with open(path) as f:
+        with open(path, "rb") as f:
             data = yaml.safe_load(f)
     except yaml.YAMLError as exc:
         raise UsageError("{} {}: malformed YAML: {}".format(flag, path, str(exc).replace("\n", " ")))
+    except RecursionError:
+        raise UsageError("{} {}: malformed YAML: nested too deeply".format(flag, path))
     if not isinstance(data, dict):
         raise UsageError("{} {}: expected a mapping at the top level".format(flag, path))
     return data

@@ -8,6 +8,7 @@ MODES = ("online", "offline", "disabled")
 USE_WANDB_VALUES = (True, False, "auto")
 CHECKPOINT_POLICIES = ("files", "metadata", "none")
 HISTOGRAMS = ("none", "parameters", "gradients", "all")
+MAX_INIT_TIMEOUT = 3600
 _ENV_MODE_ALIASES = {"run": "online", "dryrun": "offline"}
 
 
@@ -107,8 +108,9 @@ def parse_wandb_section(section: Any, source: str) -> WandbConfig:
     _check_choice(source, "wandb.mode", values.get("mode", "online"), MODES)
     _check_choice(source, "wandb.checkpoints", values.get("checkpoints", "files"), CHECKPOINT_POLICIES)
     _check_choice(source, "wandb.histograms", values.get("histograms", "none"), HISTOGRAMS)
-    if values.get("init_timeout", 1) <= 0:
-        raise ConfigError(source, "wandb.init_timeout", "must be a positive number of seconds")
+    if not 0 < values.get("init_timeout", 1) <= MAX_INIT_TIMEOUT:
+        raise ConfigError(source, "wandb.init_timeout", "must be a number of seconds above 0 and at most {}".format(
+            MAX_INIT_TIMEOUT))
     if values.get("histogram_freq", 1) <= 0:
         raise ConfigError(source, "wandb.histogram_freq", "must be a positive number of epochs")
     return WandbConfig(**values)

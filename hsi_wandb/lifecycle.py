@@ -121,11 +121,15 @@ class WandbRun:
         os.environ[_DATA_DIR] = os.path.join(self.sync_dir, "data")
 
     def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        if self._failed:
-            return None
+        """Call ``fn`` unless W&B failed before; the first failure is reported, later ones are not."""
+        return self._attempt(what, fn, *args, **kwargs) if not self._failed else None
+
+    def _attempt(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
         except Exception as exc:
+            if self._failed:
+                return None
             self._failed = True
             warnings.warn("hsi_wandb: W&B failed to {} ({}: {}); training continues, TensorBoard and "
                           "checkpoints are unaffected, nothing more is sent to W&B".format(
@@ -195,11 +199,10 @@ class WandbRun:
         """Finish the run if hsi_wandb started it, and print how to sync an offline run."""
         if not self._owned:
             return
-        self._failed = False
         step = self._call("read the step", lambda: self._run.step)
         if step is not None:
             self.last_step = step - 1
-        self._call("finish the run", self._run.finish, exit_code=exit_code)
+        self._attempt("finish the run", self._run.finish, exit_code=exit_code)
         if self._data_dir_before is not None:
             if self._data_dir_before:
                 os.environ[_DATA_DIR] = self._data_dir_before
