@@ -4,6 +4,7 @@ import os
 import queue
 import shutil
 import threading
+import warnings
 from typing import Any, Dict, Optional, Tuple
 
 _STOP = object()
@@ -39,12 +40,23 @@ class CheckpointLogger:
         """Unlink ``path`` if it is a hard link to a snapshot, so the coming save writes a new file."""
         snapshot = self._snapshots.pop(os.path.abspath(path), None)
         if snapshot and os.path.exists(path) and os.path.samefile(path, snapshot):
-            os.unlink(path)
+            self._guarded("release {}".format(path), os.unlink, path)
 
     def add(self, path: str, metadata: Dict[str, Any]) -> None:
         """Record a checkpoint rl_games has just written; ``metadata`` holds at least epoch and frame."""
-        if not self._enabled or not os.path.isfile(path):
-            return
+        if self._enabled and os.path.isfile(path):
+            self._guarded("snapshot {}".format(path), self._add, path, metadata)
+
+    def _guarded(self, what: str, fn: Any, *args: Any) -> None:
+        """Checkpoint logging must never stop training: on an error, say so once and log no more checkpoints."""
+        try:
+            fn(*args)
+        except OSError as exc:
+            self._enabled = False
+            warnings.warn("hsi_wandb: could not {} ({}); the checkpoint itself is saved, no more checkpoints are "
+                          "logged to W&B".format(what, exc), RuntimeWarning)
+
+    def _add(self, path: str, metadata: Dict[str, Any]) -> None:
         metadata = dict(metadata, file=os.path.basename(path), size_bytes=os.path.getsize(path))
         if self._policy == "files":
             path = self._snapshot(path)
