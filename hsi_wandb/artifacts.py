@@ -67,7 +67,7 @@ class CheckpointLogger:
     def close(self, final: bool) -> None:
         """Log the held checkpoint (``final`` when training ended normally) and wait for pending logging."""
         if self._held is not None:
-            self._submit(self._held, final=final)
+            self._submit(self._held, final=final and self._enabled)
             self._held = None
         if self._thread is not None:
             self._queue.put(_STOP)

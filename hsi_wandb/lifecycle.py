@@ -203,6 +203,8 @@ class WandbRun:
         if step is not None:
             self.last_step = step - 1
         self._attempt("finish the run", self._run.finish, exit_code=exit_code)
+        if self._failed:
+            self._attempt("tear down", self._wandb.teardown)
         if self._data_dir_before is not None:
             if self._data_dir_before:
                 os.environ[_DATA_DIR] = self._data_dir_before

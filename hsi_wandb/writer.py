@@ -8,6 +8,16 @@ from typing import Any, Dict, Optional
 from .tags import FRAME, map_tag
 
 
+_RESERVED = frozenset(("", "frame", "epoch", "wall_time"))
+
+
+def safe_key(key: str) -> str:
+    """``key``, or ``tb/<key>`` for names W&B drops, overwrites or chokes on (empty, the row's axes, ``_*``, ``\\``)."""
+    if key not in _RESERVED and not key.startswith("_") and "\\" not in key:
+        return key
+    return "tb/" + key.replace("\\", "\u2216")
+
+
 def _as_float(value: Any) -> float:
     """A scalar as a Python float (0-d tensors and numpy scalars included)."""
     if hasattr(value, "item"):
@@ -38,6 +48,8 @@ class WandbWriter:
         self._last_frame = 0
         self._explicit = False
         self._warned = False
+        self._warned_non_finite = False
+        self._warned_renamed = False
 
     @property
     def wrapped(self) -> Any:
@@ -99,17 +111,32 @@ class WandbWriter:
                 self.flush_row()
             self._frame_votes[frame] += 1
         self._values[tag] = value
+        if not math.isfinite(value) and not self._warned_non_finite:
+            self._warned_non_finite = True
+            warnings.warn("hsi_wandb: {!r} is {} at step {}; mirrored as is (W&B shows NaN / Infinity), further "
+                          "non-finite values are not reported".format(tag, value, global_step), RuntimeWarning)
 
     def _row_values(self) -> Dict[str, float]:
-        """One key per tag family; a family member that disagrees with the first is kept under its own tag."""
+        """One key per tag family; a member that disagrees with the family's value is kept under its own tag.
+
+        Tags that are their own key go first, so a later family member can never overwrite them.
+        """
         row: Dict[str, float] = {}
-        for tag, value in self._values.items():
+        for tag, value in sorted(self._values.items(), key=lambda item: map_tag(item[0]).key != item[0]):
             key = map_tag(tag).key
             if key not in row:
                 row[key] = value
             elif not _same(row[key], value):
                 row[tag] = value
-        return row
+        return {self._safe_key(key): value for key, value in row.items()}
+
+    def _safe_key(self, key: str) -> str:
+        safe = safe_key(key)
+        if safe != key and not self._warned_renamed:
+            self._warned_renamed = True
+            warnings.warn("hsi_wandb: TensorBoard tag {!r} is logged to W&B as {!r} (W&B reserves or cannot store "
+                          "the name); further renames are not reported".format(key, safe), RuntimeWarning)
+        return safe
 
     def _row_frame(self) -> int:
         if not self._frame_votes:

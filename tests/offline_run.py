@@ -22,7 +22,7 @@ class OfflineRun:
         if proc.returncode != 0:
             raise RuntimeError("wandb leet inspect {} failed: {}".format(path, proc.stderr[-2000:]))
         out = proc.stdout
-        self.records = [json.loads(line) for line in out.splitlines() if line.strip()]
+        self.records = [json.loads(line) for line in out.split("\n") if line.strip()]
 
     def of_type(self, kind):
         return [r[kind] for r in self.records if r.get("type") == kind]

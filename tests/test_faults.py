@@ -1,0 +1,288 @@
+"""Faults injected for real around a real rl_games agent: W&B unreachable, W&B dying or unwritable mid-run,
+training raising mid-epoch, non-finite losses. Training, TensorBoard and checkpoints always survive."""
+import base64
+import hashlib
+import json
+import math
+import os
+import socket
+import subprocess
+import sys
+import time
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from rl_games.algos_torch import a2c_continuous
+from rl_games.torch_runner import Runner
+
+import tiny_env
+from hsi_wandb.rl_games_mixin import apply_to_runner
+from offline_run import OfflineRun, offline_runs
+from test_rl_games_adapter import assert_mirrored, tensorboard_scalars, train
+
+TESTS = os.path.dirname(os.path.abspath(__file__))
+
+
+def train_agent(tmp_path, agent_cls, **overrides):
+    """Train ``agent_cls`` (an A2CAgent subclass) on the tiny env with the mirror; return the experiment dir."""
+    tiny_env.register()
+    cfg = tiny_env.train_config(tmp_path / "runs", **overrides)
+    runner = Runner()
+    runner.algo_factory.register_builder("a2c_continuous", lambda **kw: agent_cls(**kw))
+    apply_to_runner(runner, cfg, source="tiny.yaml")
+    runner.load(cfg)
+    runner.run({"train": True, "play": False, "checkpoint": None})
+    return tmp_path / "runs" / "point"
+
+
+def run_child(script, monkeypatch, **fields):
+    """Run ``script`` (formatted with ``paths`` for sys.path and ``fields``) in a child Python with its own W&B service.
+
+    Without WANDB_SERVICE (set by any earlier run in this process) the child does not attach to this process's service.
+    """
+    monkeypatch.delenv("WANDB_SERVICE", raising=False)
+    script = script.format(paths=[TESTS, os.path.dirname(TESTS)], **fields)
+    return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+
+
+def jsonl_rows(exp_dir):
+    """The rows of the experiment's local JSONL backup."""
+    with open(os.path.join(exp_dir, "metrics.jsonl")) as f:
+        return [json.loads(line) for line in f]
+
+
+def final_checkpoint_epoch(exp_dir):
+    """The epoch stored in rl_games' last checkpoint (``last_<name>ep<N>...pth``, written when training ends)."""
+    (final,) = [f for f in os.listdir(os.path.join(exp_dir, "nn")) if f.startswith("last_pointep")]
+    return torch.load(os.path.join(exp_dir, "nn", final), weights_only=False)["epoch"]
+
+
+def hsi_warnings(recorded):
+    """The messages of the warnings hsi_wandb gave, from ``recwarn`` or a list of recorded warnings."""
+    return [str(w.message) for w in recorded if str(w.message).startswith("hsi_wandb:")]
+
+
+@pytest.fixture
+def silent_server():
+    """A W&B server address that accepts TCP connections and never answers."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(64)
+    yield "http://127.0.0.1:{}".format(sock.getsockname()[1])
+    sock.close()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("server", ["closed-port", "silent-server"])
+def test_unreachable_wandb_falls_back_offline_and_training_completes(tmp_path, monkeypatch, capfd, request, server):
+    url = request.getfixturevalue("closed_port_url" if server == "closed-port" else "silent_server")
+    monkeypatch.delenv("WANDB_MODE")
+    monkeypatch.setenv("WANDB_API_KEY", "k" * 40)
+    monkeypatch.setenv("WANDB_BASE_URL", url)
+    cfg = tiny_env.train_config(tmp_path / "runs", max_epochs=4, save_best_after=1)
+    cfg["wandb"].update(mode="online", init_timeout=2)
+    started = time.monotonic()
+    exp_dir = train(tmp_path, cfg)
+    assert time.monotonic() - started < 40
+    assert capfd.readouterr().err.count("logging offline instead") == 1
+    (run_dir,) = offline_runs(exp_dir)
+    run = OfflineRun(run_dir)
+    assert run.exit_code == 0
+    assert [r["epoch"] for r in run.history] == list(range(1, 6))
+    assert run.artifacts and "final" in run.artifacts[-1]["aliases"]
+    assert_mirrored(tensorboard_scalars(exp_dir), run.history)
+
+
+KILL_AT = 4
+KILL_SCRIPT = """
+import sys
+sys.path[:0] = {paths!r}
+import psutil
+import tiny_env
+from rl_games.algos_torch import a2c_continuous
+from rl_games.torch_runner import Runner
+from hsi_wandb.rl_games_mixin import apply_to_runner
+
+
+class KillsWandbService(a2c_continuous.A2CAgent):
+    def update_epoch(self):
+        epoch = super().update_epoch()
+        if epoch == {kill_at}:
+            (service,) = [p for p in psutil.Process().children(recursive=True) if p.name() == "wandb-core"]
+            service.kill()
+            service.wait(10)
+        return epoch
+
+
+tiny_env.register()
+cfg = tiny_env.train_config({runs!r}, max_epochs=7, save_best_after=1)
+runner = Runner()
+runner.algo_factory.register_builder("a2c_continuous", lambda **kw: KillsWandbService(**kw))
+apply_to_runner(runner, cfg, source="tiny.yaml")
+runner.load(cfg)
+runner.run({{"train": True, "play": False, "checkpoint": None}})
+"""
+_killed = {}
+
+
+@pytest.fixture
+def killed_service(tmp_path, monkeypatch):
+    """(process, experiment dir) of one training whose wandb-core is SIGKILLed at epoch 4; run once per session."""
+    if not _killed:
+        proc = run_child(KILL_SCRIPT, monkeypatch, kill_at=KILL_AT, runs=str(tmp_path / "runs"))
+        _killed.update(proc=proc, exp_dir=tmp_path / "runs" / "point")
+    return _killed["proc"], _killed["exp_dir"]
+
+
+@pytest.mark.slow
+def test_wandb_service_killed_mid_run_training_tensorboard_and_checkpoints_go_on(killed_service):
+    proc, exp_dir = killed_service
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "MAX EPOCHS NUM!" in proc.stdout
+    warned = [line for line in proc.stderr.splitlines() if "RuntimeWarning: hsi_wandb:" in line]
+    assert len(warned) == 1 and "W&B failed to log a row (" in warned[0]
+    epochs = list(range(1, 9))
+    assert [v for _, v in tensorboard_scalars(exp_dir)["info/epochs"]] == epochs
+    assert [r["epoch"] for r in jsonl_rows(exp_dir)] == epochs, "the JSONL backup keeps every row"
+    assert final_checkpoint_epoch(exp_dir) == 8
+    (run_dir,) = offline_runs(exp_dir)
+    run = OfflineRun(run_dir)
+    kept = [r["epoch"] for r in run.history]
+    assert kept == list(range(1, len(kept) + 1)) and len(kept) < KILL_AT, \
+        "wandb-core buffers its log in 32 KiB blocks: SIGKILL loses the unwritten tail, never reorders"
+    assert run.exit_code is None
+
+
+@pytest.mark.slow
+def test_wandb_service_killed_mid_run_prints_no_traceback(killed_service):
+    proc, _ = killed_service
+    assert "Traceback" not in proc.stderr
+
+
+def chattr(flag, path):
+    """Run ``chattr flag path``; True when it worked."""
+    return subprocess.run(["chattr", flag, str(path)], capture_output=True).returncode == 0
+
+
+class LocksWandbFolder(a2c_continuous.A2CAgent):
+    """Makes the W&B run's checkpoint folder immutable (EPERM even for root) at epoch 4."""
+
+    locked = []
+
+    def update_epoch(self):
+        epoch = super().update_epoch()
+        if epoch == KILL_AT:
+            (run_dir,) = offline_runs(self.experiment_dir)
+            folder = os.path.join(run_dir, "checkpoints")
+            assert chattr("+i", folder)
+            self.locked.append(folder)
+        return epoch
+
+
+_locked = {}
+
+
+@pytest.fixture
+def locked_folder_training(tmp_path):
+    """(experiment dir, hsi_wandb warnings) of one training whose W&B checkpoint folder turns immutable at epoch 4."""
+    if not _locked:
+        if not chattr("+i", tmp_path) or not chattr("-i", tmp_path):
+            pytest.skip("chattr +i is not available here")
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                exp_dir = train_agent(tmp_path, LocksWandbFolder, max_epochs=7, save_best_after=1)
+            finally:
+                for folder in LocksWandbFolder.locked:
+                    chattr("-i", folder)
+        _locked.update(exp_dir=exp_dir, warnings=hsi_warnings(caught))
+    return _locked["exp_dir"], _locked["warnings"]
+
+
+@pytest.mark.slow
+def test_unwritable_wandb_folder_never_stops_training(locked_folder_training):
+    exp_dir, warned = locked_folder_training
+    assert [v for _, v in tensorboard_scalars(exp_dir)["info/epochs"]] == list(range(1, 9))
+    assert final_checkpoint_epoch(exp_dir) == 8
+    assert len(warned) == 1 and "could not snapshot" in warned[0]
+    (run_dir,) = offline_runs(exp_dir)
+    run = OfflineRun(run_dir)
+    assert run.exit_code == 0 and [r["epoch"] for r in run.history] == list(range(1, 9))
+    assert run.artifacts and all(json.loads(a["metadata"])["epoch"] < KILL_AT for a in run.artifacts)
+
+
+@pytest.mark.slow
+def test_unwritable_wandb_folder_gives_no_checkpoint_a_false_final_alias(locked_folder_training):
+    exp_dir, _ = locked_folder_training
+    (run_dir,) = offline_runs(exp_dir)
+    assert all("final" not in a["aliases"] for a in OfflineRun(run_dir).artifacts)
+
+
+class FailsInEnvStep(a2c_continuous.A2CAgent):
+    """The simulator raises at the 6th step of epoch 4's rollout."""
+
+    def env_step(self, actions):
+        self.steps = getattr(self, "steps", 0) + 1
+        if self.steps == 3 * self.horizon_length + 6:
+            raise RuntimeError("simulated simulator crash")
+        return super().env_step(actions)
+
+
+class FailsInWriteStats(a2c_continuous.A2CAgent):
+    """Epoch 4 writes its losses to TensorBoard, then raises before the rewards."""
+
+    def write_stats(self, *args):
+        super().write_stats(*args)
+        if args[1] == 4:
+            raise RuntimeError("simulated NaN check")
+
+
+@pytest.mark.parametrize("agent_cls,last_epoch", [(FailsInEnvStep, 3), (FailsInWriteStats, 4)],
+                         ids=["in-rollout", "after-first-scalars"])
+def test_training_error_mid_epoch_keeps_every_row_and_the_last_checkpoint(tmp_path, agent_cls, last_epoch):
+    with pytest.raises(RuntimeError, match="simulated"):
+        train_agent(tmp_path, agent_cls, max_epochs=50, save_best_after=1)
+    exp_dir = tmp_path / "runs" / "point"
+    (run_dir,) = offline_runs(exp_dir)
+    run = OfflineRun(run_dir)
+    assert run.exit_code == 1
+    rows = run.history
+    assert [r["epoch"] for r in rows] == list(range(1, last_epoch + 1))
+    assert [r["epoch"] for r in jsonl_rows(exp_dir)] == list(range(1, last_epoch + 1))
+    assert_mirrored(tensorboard_scalars(exp_dir), rows)
+    saved = {torch.load(path, weights_only=False)["epoch"]: path for path in (exp_dir / "nn").glob("*.pth")}
+    last = run.artifacts[-1]
+    assert json.loads(last["metadata"])["epoch"] == max(saved) and "final" not in last["aliases"]
+    (entry,) = last["manifest"]["contents"]
+    digest = hashlib.md5(saved[max(saved)].read_bytes()).digest()
+    assert base64.b64encode(digest).decode() == entry["digest"]
+
+
+NON_FINITE = {2: float("nan"), 3: np.float32("inf"), 4: torch.tensor(float("-inf"))}
+
+
+class NonFiniteLosses(a2c_continuous.A2CAgent):
+    """Writes losses/disc_loss as NaN (float), +inf (numpy) and -inf (0-d tensor) on epochs 2, 3 and 4."""
+
+    def write_stats(self, *args):
+        super().write_stats(*args)
+        epoch, frame = args[1], args[11]
+        self.writer.add_scalar("losses/disc_loss", NON_FINITE.get(epoch, 0.25), frame)
+
+
+def test_non_finite_losses_are_mirrored_faithfully_and_warned_once(tmp_path, recwarn):
+    exp_dir = train_agent(tmp_path, NonFiniteLosses, max_epochs=5)
+    (run_dir,) = offline_runs(exp_dir)
+    run = OfflineRun(run_dir)
+    assert run.exit_code == 0
+    raw = [h["item"].get("losses/disc_loss") for h in run.of_type("history")]
+    assert raw == [0.25, "NaN", "Infinity", "-Infinity", 0.25, 0.25]
+    tb = tensorboard_scalars(exp_dir)
+    tb_values = [v for _, v in tb.pop("losses/disc_loss")]
+    assert math.isnan(tb_values[1]) and tb_values[2:4] == [math.inf, -math.inf]
+    assert_mirrored(tb, run.history)
+    assert [r["losses/disc_loss"] for r in jsonl_rows(exp_dir)][2:4] == [math.inf, -math.inf]
+    non_finite = [m for m in hsi_warnings(recwarn) if "non-finite" in m]
+    assert len(non_finite) == 1 and "'losses/disc_loss' is nan" in non_finite[0]
