@@ -1,0 +1,487 @@
+"""What W&B logging costs training: hsi_wandb's mirror side by side with TensorBoard only and W&B's own ways.
+
+    python benchmarks/benchmark.py            # the full benchmark, about 10 minutes on 2 CPU cores
+    python benchmarks/benchmark.py --quick    # a smoke run of every section, about 2 minutes
+
+Sections (each measurement runs in a fresh process, variants interleaved, medians quoted):
+  1. epoch time of run.py's default task (PointMassTraj, AMP agent): (a) TensorBoard only (WANDB_MODE=disabled),
+     (b) the hsi_wandb mirror (offline), (c) the plain agent with wandb.init(sync_tensorboard=True) (IsaacGymEnvs);
+  2. cost of logging one epoch of 50 scalars: mirror row vs one wandb.log per scalar vs sync_tensorboard;
+  3. latency checkpoint logging adds to save() (10 MB to 500 MB), how long finishing waits, and a check
+     (read back with `wandb leet inspect --json`) that every checkpoint is in the run with the bytes saved;
+  4. memory: peak RSS with and without the mirror, RSS after 1,000 and 10,000 logged epochs;
+  5. start-up (process start to the first rollout step) and shut-down (last epoch to process exit).
+Exits with status 1 if a checkpoint is missing from its run or holds other bytes than were saved.
+"""
+import argparse
+import base64
+import json
+import math
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(ROOT, "tests"))
+
+from offline_run import OfflineRun  # noqa: E402  (the project's reader of offline runs)
+from workers import BENCH_PROJECT, md5_hex  # noqa: E402
+
+TRAIN_VARIANTS = (("plain", "disabled", "(a0) plain rl_games agent, no hsi_wandb, no W&B"),
+                  ("tb", "disabled", "(a) TensorBoard only (WANDB_MODE=disabled)"),
+                  ("mirror", "offline", "(b) hsi_wandb mirror (offline)"),
+                  ("sync_tb", "offline", "(c) plain agent + wandb.init(sync_tensorboard=True)"))
+LOG_VARIANTS = (("tb", "disabled", "TensorBoard only (tensorboardX)"),
+                ("mirror", "offline", "hsi_wandb mirror: one row per epoch"),
+                ("per_scalar", "offline", "one wandb.log per scalar (step=frame)"),
+                ("sync_tb", "offline", "sync_tensorboard (W&B reads event files)"))
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    """Command line: sizes of each section; --quick shrinks all of them."""
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="small sizes everywhere, to check the benchmark runs")
+    p.add_argument("--repeats", type=int, help="training runs per variant, interleaved (default 5; quick 1)")
+    p.add_argument("--epochs", type=int, help="training epochs per run (default 30; quick 6)")
+    p.add_argument("--num_envs", type=int, help="environments (default: the task config's 2048)")
+    p.add_argument("--seed", type=int, default=42, help="training seed, the same for every run (default 42)")
+    p.add_argument("--log_epochs", type=int, help="epochs timed per logging variant (default 500; quick 200)")
+    p.add_argument("--log_repeats", type=int, help="runs per logging variant, interleaved (default 3; quick 1)")
+    p.add_argument("--memory_epochs", type=int, nargs="+", help="epoch counts to read RSS at (default 1000 5000 10000)")
+    p.add_argument("--sizes_mb", type=int, nargs="+", help="checkpoint sizes in MB (default 10 100 500)")
+    p.add_argument("--saves", type=int, help="saves per checkpoint size, to one path (default 5; quick 3)")
+    p.add_argument("--save_gap", type=float, default=2.0, help="seconds between two saves (default 2)")
+    p.add_argument("--sections", default="12345", help="which sections to run, e.g. 13 (default: all)")
+    p.add_argument("--keep", metavar="DIR", help="keep every run's files under DIR instead of a temporary folder")
+    p.add_argument("--json", metavar="FILE", help="also write every measurement, unaggregated, to FILE")
+    args = p.parse_args(argv)
+    defaults = dict(repeats=(1, 5), epochs=(6, 30), log_epochs=(200, 500), log_repeats=(1, 3),
+                    memory_epochs=([1000, 3000], [1000, 5000, 10000]), sizes_mb=([10, 100], [10, 100, 500]),
+                    saves=(3, 5))
+    for key, (quick, full) in defaults.items():
+        if getattr(args, key) is None:
+            setattr(args, key, quick if args.quick else full)
+    return args
+
+
+# --- running workers --------------------------------------------------------------------------------------
+
+
+class Scratch:
+    """The folder every worker runs in (one sub-folder each), with W&B's own folders inside it."""
+
+    def __init__(self, keep: Optional[str]):
+        self.keep = keep
+        self.root = os.path.abspath(keep) if keep else tempfile.mkdtemp(prefix="hsi_wandb_bench_")
+        os.makedirs(self.root, exist_ok=True)
+        self._count = 0
+
+    def env(self, mode: str) -> Dict[str, str]:
+        """The environment of a worker: no credentials, W&B in ``mode``, its folders here, the repo importable."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("WANDB_")}
+        env.update(WANDB_MODE=mode, WANDB_SILENT="true", NETRC=os.path.join(self.root, "no.netrc"),
+                   WANDB_CONFIG_DIR=os.path.join(self.root, "wandb-config"),
+                   WANDB_CACHE_DIR=os.path.join(self.root, "wandb-cache"),
+                   WANDB_DATA_DIR=os.path.join(self.root, "wandb-data"),
+                   PYTHONPATH=os.pathsep.join([ROOT] + [p for p in [os.environ.get("PYTHONPATH")] if p]))
+        return env
+
+    def run(self, kind: str, mode: str, **arguments: Any) -> Tuple[Dict[str, Any], float, float, str]:
+        """Run one worker in a fresh folder; (its result, when it was started, when it exited, its folder)."""
+        self._count += 1
+        workdir = os.path.join(self.root, "{:03d}-{}-{}".format(self._count, kind, arguments.get("variant", "")))
+        os.makedirs(workdir)
+        out = os.path.join(workdir, "result.json")
+        command = [sys.executable, os.path.join(HERE, "workers.py"), kind, json.dumps(arguments), out]
+        with open(os.path.join(workdir, "worker.log"), "w") as log:
+            started = time.time()
+            code = subprocess.call(command, cwd=workdir, env=self.env(mode), stdout=log, stderr=subprocess.STDOUT)
+            ended = time.time()
+        if code != 0:
+            with open(os.path.join(workdir, "worker.log")) as f:
+                raise SystemExit("worker {} {} failed ({}):\n{}".format(kind, arguments, code, f.read()[-3000:]))
+        with open(out) as f:
+            return json.load(f), started, ended, workdir
+
+    def discard(self, workdir: str) -> None:
+        """Delete a worker's folder (checkpoints, runs) unless --keep asked to keep everything."""
+        if not self.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+    def close(self) -> None:
+        """Delete the temporary folder unless --keep named it."""
+        if not self.keep:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+
+def progress(message: str) -> None:
+    """One progress line on stderr, so stdout holds only the tables."""
+    print("... " + message, file=sys.stderr, flush=True)
+
+
+# --- formatting -------------------------------------------------------------------------------------------
+
+
+def median(values: Sequence[float]) -> float:
+    """The median (NaN for no values, so a table never breaks)."""
+    return statistics.median(values) if values else float("nan")
+
+
+def spread(values: Sequence[float], fmt: str) -> str:
+    """``min..max`` of a sample, each formatted with ``fmt``."""
+    return "{}..{}".format(fmt.format(min(values)), fmt.format(max(values))) if values else "-"
+
+
+def table(title: str, header: Sequence[str], rows: Sequence[Sequence[Any]], note: str = "") -> None:
+    """Print a Markdown table with a title and an optional note under it."""
+    print("\n### {}\n".format(title))
+    cells = [[str(c) for c in header]] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    line = lambda row: "| " + " | ".join(c.ljust(w) for c, w in zip(row, widths)) + " |"  # noqa: E731
+    print(line(cells[0]))
+    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for row in cells[1:]:
+        print(line(row))
+    if note:
+        print("\n" + note)
+    sys.stdout.flush()
+
+
+def machine() -> List[Tuple[str, str]]:
+    """What the figures were measured on: CPU, cores, memory, OS and the versions that matter."""
+    from importlib import metadata
+
+    import psutil
+
+    cpu = platform.processor() or "unknown"
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    versions = []
+    for package in ("torch", "wandb", "rl-games", "tensorboardX", "tensorboard"):
+        try:
+            versions.append("{} {}".format(package, metadata.version(package)))
+        except metadata.PackageNotFoundError:
+            versions.append("{} -".format(package))
+    return [("CPU", "{} ({} logical cores)".format(cpu, os.cpu_count())),
+            ("memory", "{:.1f} GiB".format(psutil.virtual_memory().total / 2 ** 30)),
+            ("OS", platform.platform()), ("Python", platform.python_version()), ("packages", ", ".join(versions))]
+
+
+def load_average() -> str:
+    """The 1/5/15-minute load averages, to tell whether other processes competed for the CPU."""
+    return "{:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
+
+
+# --- section 1 (and the data of 4 and 5): training --------------------------------------------------------
+
+
+def run_training(scratch: Scratch, args: argparse.Namespace) -> Dict[str, List[Dict[str, Any]]]:
+    """Train every variant ``repeats`` times, interleaved a, b, c, a, b, c, ...; per variant, one dict per run."""
+    runs: Dict[str, List[Dict[str, Any]]] = {v: [] for v, _, _ in TRAIN_VARIANTS}
+    for repeat in range(args.repeats):
+        for variant, mode, _ in TRAIN_VARIANTS:
+            progress("training {} ({}/{}), {} epochs".format(variant, repeat + 1, args.repeats, args.epochs))
+            result, started, ended, workdir = scratch.run("train", mode, variant=variant, epochs=args.epochs,
+                                                          num_envs=args.num_envs, seed=args.seed, output="output")
+            result.update(startup_s=result["first_step"] - started, shutdown_s=ended - result["last_stats"],
+                          median_epoch_s=median(result["epoch_s"]))
+            runs[variant].append(result)
+            scratch.discard(workdir)
+    return runs
+
+
+QUIET = 0.05
+"""An epoch is quiet when other programs used less than this share of one core during it."""
+
+
+def quiet_epochs(run: Dict[str, Any]) -> List[float]:
+    """The times of a run's epochs during which no other program in this machine competed for the CPU."""
+    return [e for e, f in zip(run["epoch_s"], run["foreign_cpu_s"]) if f < QUIET * e]
+
+
+def quantile(values: Sequence[float], q: float) -> float:
+    """The ``q`` quantile (linear interpolation; NaN for no values)."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * q
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def report_training(runs: Dict[str, List[Dict[str, Any]]], args: argparse.Namespace) -> Dict[str, Dict[str, float]]:
+    """Section 1's table; returns each variant's epoch time over (a)'s, by the median and by the 25th percentile."""
+    pooled = {v: [e for r in runs[v] for e in quiet_epochs(r)] for v, _, _ in TRAIN_VARIANTS}
+    ratios: Dict[str, Dict[str, float]] = {"median": {}, "25th percentile": {}}
+    rows = []
+    for variant, _, label in TRAIN_VARIANTS:
+        mid, low = median(pooled[variant]), quantile(pooled[variant], 0.25)
+        ratios["median"][variant] = mid / median(pooled["tb"])
+        ratios["25th percentile"][variant] = low / quantile(pooled["tb"], 0.25)
+        per_repeat = [median(quiet_epochs(r)) / median(quiet_epochs(b)) for r, b in zip(runs[variant], runs["tb"])
+                      if quiet_epochs(r) and quiet_epochs(b)]
+        foreign = median([f / e for r in runs[variant] for e, f in zip(r["epoch_s"], r["foreign_cpu_s"])])
+        rows.append([label, "{}/{}".format(len(pooled[variant]), sum(len(r["epoch_s"]) for r in runs[variant])),
+                     "{:.4f}".format(mid), "{:.3f}".format(ratios["median"][variant]),
+                     "{:.3f}".format(mid / median(pooled["plain"])), spread(per_repeat, "{:.3f}"),
+                     "{:.4f}".format(low), "{:.3f}".format(ratios["25th percentile"][variant]),
+                     "{:.0f} %".format(100 * foreign)])
+    table("1. Training overhead: run.py's default task (PointMassTraj, AMP agent), {} epochs x {} runs per "
+          "variant, seed {}".format(args.epochs, args.repeats, args.seed),
+          ["variant", "epochs used", "median epoch (s)", "/ (a)", "/ (a0)", "per-repeat / (a)", "25th pct (s)",
+           "25th pct / (a)", "other programs' CPU"], rows,
+          "Epoch time: between successive per-epoch stats writes (epoch 2 on), so it includes the epoch's logging "
+          "and checkpoint saves. Runs interleaved a0, a, b, c, a0, a, b, c, ... Epochs used: those during which "
+          "other programs on this machine (anything but the training process and the W&B service it started) "
+          "used under {:.0f} % of a core; 'other programs' CPU' is their median share of one core. 'per-repeat': "
+          "the range over repeats of median epoch / (a)'s median in the same repeat. The 25th percentile is "
+          "less sensitive to slow phases of the host (a virtual machine whose neighbours' load is invisible "
+          "to it) than the median.".format(100 * QUIET))
+    return ratios
+
+
+# --- section 2: one epoch's logging -----------------------------------------------------------------------
+
+
+def run_log_cost(scratch: Scratch, args: argparse.Namespace) -> Dict[str, List[Dict[str, Any]]]:
+    """Each logging path, ``log_repeats`` times, interleaved; per variant, one dict per run."""
+    runs: Dict[str, List[Dict[str, Any]]] = {v: [] for v, _, _ in LOG_VARIANTS}
+    for repeat in range(args.log_repeats):
+        for variant, mode, _ in LOG_VARIANTS:
+            progress("logging {} ({}/{}), {} epochs".format(variant, repeat + 1, args.log_repeats, args.log_epochs))
+            result, _, _, workdir = scratch.run("log_loop", mode, variant=variant, epochs=args.log_epochs, warmup=50,
+                                                chunk=50, rss_at=[])
+            runs[variant].append(result)
+            scratch.discard(workdir)
+    return runs
+
+
+def report_log_cost(runs: Dict[str, List[Dict[str, Any]]], args: argparse.Namespace) -> None:
+    """Section 2's table."""
+    walls = {v: median([r["wall_us"] for r in runs[v]]) for v, _, _ in LOG_VARIANTS}
+    rows = []
+    for variant, _, label in LOG_VARIANTS:
+        figures = [median([r[key] for r in runs[variant]]) for key in ("own_cpu_us", "service_cpu_us", "catch_up_s")]
+        rows.append([label, "{:.0f}".format(walls[variant]), "{:+.0f}".format(walls[variant] - walls["tb"]),
+                     spread([r["wall_us"] for r in runs[variant]], "{:.0f}"), "{:.0f}".format(figures[0]),
+                     "{:.0f}".format(figures[1]), "{:.1f}".format(figures[2])])
+    table("2. Logging one epoch of 50 scalars (real tensorboardX writer, real offline run), {} epochs x {} runs"
+          .format(args.log_epochs, args.log_repeats),
+          ["path", "training thread (us/epoch)", "W&B part (minus TB only)", "per-run range",
+           "process CPU (us/epoch)", "W&B service CPU (us/epoch)", "service busy after the loop (s)"], rows,
+          "Training thread: median over chunks of 50 epochs of the wall time of the epoch's add_scalar calls "
+          "(and the mirror's row). W&B service CPU: CPU of the wandb-core process per epoch, from the loop's start "
+          "until it is idle again, less its idle CPU; it runs beside training, on the cores training would use.")
+
+
+# --- section 3: checkpoints -------------------------------------------------------------------------------
+
+
+def verify_checkpoints(result: Dict[str, Any], workdir: str) -> Tuple[int, int, List[str]]:
+    """Read the offline run back; (saves found with their bytes, saves made, problems)."""
+    run = OfflineRun(os.path.join(workdir, result["sync_dir"]))
+    logged = {}
+    for artifact in run.artifacts:
+        epoch = json.loads(artifact["metadata"])["epoch"]
+        for entry in artifact["manifest"]["contents"]:
+            logged[epoch] = (entry["digest"], os.path.join(workdir, entry["local_path"]))
+    found, problems = 0, []
+    for save in result["saves"]:
+        expected = base64.b64encode(bytes.fromhex(save["md5"])).decode()
+        if save["epoch"] not in logged:
+            problems.append("epoch {}: no artifact".format(save["epoch"]))
+            continue
+        digest, local = logged[save["epoch"]]
+        if digest != expected:
+            problems.append("epoch {}: artifact digest {} != saved bytes {}".format(save["epoch"], digest, expected))
+        elif not os.path.isfile(local) or md5_hex(local) != save["md5"]:
+            problems.append("epoch {}: the run's file {} does not hold the saved bytes".format(save["epoch"], local))
+        else:
+            found += 1
+    return found, len(result["saves"]), problems
+
+
+CHECKPOINT_VARIANTS = (("none", "none (wandb.checkpoints: none): the baseline"),
+                       ("design", "hsi_wandb: hard-link snapshot + background thread"),
+                       ("direct", "direct: wandb.Artifact + run.log_artifact in save()"))
+
+
+def run_checkpoints(scratch: Scratch, args: argparse.Namespace) -> Dict[str, Dict[str, Dict[str, Any]]]:
+    """Per size, each way of logging checkpoints in its own run; what was logged is checked against the bytes saved."""
+    results: Dict[str, Dict[str, Dict[str, Any]]] = {}
+    for size in args.sizes_mb:
+        for variant, _ in CHECKPOINT_VARIANTS:
+            progress("checkpoints {}: {} saves of {} MB".format(variant, args.saves, size))
+            result, _, _, workdir = scratch.run("checkpoints", "offline", variant=variant, size_mb=size,
+                                                saves=args.saves, gap_s=args.save_gap)
+            if variant != "none":
+                result["verified"] = verify_checkpoints(result, workdir)
+            results.setdefault(str(size), {})[variant] = result
+            scratch.discard(workdir)
+    return results
+
+
+def report_checkpoints(results: Dict[str, Dict[str, Dict[str, Any]]], args: argparse.Namespace) -> Dict[str, Any]:
+    """Section 3's table; returns what the design adds to save() per size (ms) and the check of every logged run."""
+    rows, added, problems, found, made = [], {}, [], 0, 0
+    for size, variants in results.items():
+        baseline = median([s["save_s"] for s in variants["none"]["saves"]])
+        for variant, label in CHECKPOINT_VARIANTS:
+            saves = variants[variant]["saves"]
+            save_s = median([s["save_s"] for s in saves])
+            inside = [(s["save_s"] - s["torch_save_s"]) * 1e3 for s in saves]
+            if variant == "design":
+                added[size] = (save_s - baseline) * 1e3
+            row = ["{} MB".format(size), label, "{:.1f}".format(median([s["torch_save_s"] * 1e3 for s in saves])),
+                   "{:.1f}".format(save_s * 1e3), "{:+.1f}".format((save_s - baseline) * 1e3),
+                   "{:.2f} / {:.2f}".format(median(inside), max(inside)),
+                   "{:.2f}".format(variants[variant]["finish_s"])]
+            if variant == "none":
+                rows.append(row + ["-", "-"])
+                continue
+            ok, total, wrong = variants[variant]["verified"]
+            found, made = found + ok, made + total
+            problems += ["{} MB, {}: {}".format(size, variant, p) for p in wrong]
+            rows.append(row + ["{}/{}".format(ok, total), "yes" if not wrong else "NO"])
+    table("3. Checkpoint saves: {} saves per size to one path (each overwriting the last), {:g} s apart, one run "
+          "per row".format(args.saves, args.save_gap),
+          ["size", "artifact logging", "torch.save (ms)", "save() (ms)", "save() vs none (ms)",
+           "in save() beyond torch.save (ms, median / max)", "finish waits (s)", "in the run",
+           "digests = bytes saved"], rows,
+          "save(): the adapter's save() around rl_games' own (torch_ext.save_checkpoint), median over the saves. "
+          "'finish waits': from the end of training to the run being finished (pending artifact logging plus "
+          "run.finish). 'in the run': checkpoints read back with `wandb leet inspect --json` whose manifest digest "
+          "and whose file in the run both match the MD5 of the bytes that save wrote."
+          + "".join("\nPROBLEM: " + p for p in problems))
+    return {"added_ms": added, "problems": problems, "found": found, "made": made}
+
+
+# --- section 4: memory ------------------------------------------------------------------------------------
+
+
+def run_memory(scratch: Scratch, args: argparse.Namespace) -> Dict[str, Any]:
+    """Log ``max(memory_epochs)`` epochs through the mirror (real writer, real offline run), reading RSS on the way."""
+    progress("memory: {} epochs through the mirror".format(max(args.memory_epochs)))
+    result, _, _, workdir = scratch.run("log_loop", "offline", variant="mirror", epochs=max(args.memory_epochs),
+                                        warmup=50, chunk=100, rss_at=args.memory_epochs)
+    scratch.discard(workdir)
+    return {int(epochs): rss for epochs, rss in result["rss_mb"].items()}
+
+
+def report_memory(training: Optional[Dict[str, List[Dict[str, Any]]]], rss: Dict[int, List[float]],
+                  args: argparse.Namespace) -> Dict[str, float]:
+    """Section 4's tables; returns the mirror's RSS growth (MiB) from the first to the last epoch count."""
+    if training:
+        rows = [[label, "{:.0f}".format(median([r["peak_rss_mb"] for r in training[v]])),
+                 "{:.0f}".format(median([r["service_rss_mb"] for r in training[v]]))]
+                for v, _, label in TRAIN_VARIANTS]
+        table("4. Memory of a training run (section 1's runs, medians)",
+              ["variant", "peak RSS, training process (MiB)", "W&B service RSS at the end (MiB)"], rows)
+    counts = sorted(rss)
+    growth = rss[counts[-1]][0] - rss[counts[0]][0]
+    table("4b. RSS while the mirror logs epochs of 50 scalars (WandbWriter over tensorboardX, offline run)",
+          ["after N epochs", "training process (MiB)", "W&B service (MiB)"],
+          [["{:,}".format(n), "{:.1f}".format(rss[n][0]), "{:.1f}".format(rss[n][1])] for n in counts],
+          "Training process RSS from {:,} to {:,} epochs: {:+.1f} MiB.".format(counts[0], counts[-1], growth))
+    return {"growth_mb": growth}
+
+
+# --- section 5: start-up ----------------------------------------------------------------------------------
+
+
+def report_startup(runs: Dict[str, List[Dict[str, Any]]]) -> None:
+    """Section 5's table, from section 1's runs."""
+    base_up = median([r["startup_s"] for r in runs["tb"]])
+    base_down = median([r["shutdown_s"] for r in runs["tb"]])
+    rows = []
+    for variant, _, label in TRAIN_VARIANTS:
+        up = [r["startup_s"] for r in runs[variant]]
+        down = [r["shutdown_s"] for r in runs[variant]]
+        rows.append([label, "{:.2f}".format(median(up)), "{:+.2f}".format(median(up) - base_up), spread(up, "{:.2f}"),
+                     "{:.2f}".format(median(down)), "{:+.2f}".format(median(down) - base_down)])
+    table("5. Start-up and shut-down (section 1's runs, medians)",
+          ["variant", "start-up (s)", "vs (a)", "range", "shut-down (s)", "vs (a)"], rows,
+          "Start-up: from starting the process to the first rollout step of the first epoch. Shut-down: from the "
+          "last epoch's stats to the process exiting (final save, finishing the run).")
+
+
+def report_targets(ratios: Optional[Dict[str, Dict[str, float]]], saves: Optional[Dict[str, Any]],
+                   memory: Optional[Dict[str, float]]) -> None:
+    """The issue's targets, each with its figure and whether it is met."""
+    rows = []
+    for kind, which in (ratios or {}).items():
+        rows.append(["(b)/(a) epoch time <= 1.01 ({})".format(kind), "{:.3f}".format(which["mirror"]),
+                     _ratio_met(which["mirror"], which["mirror"] <= 1.01)])
+        rows.append(["(b) faster than (c) ({})".format(kind),
+                     "{:.3f} vs {:.3f} (/ (a))".format(which["mirror"], which["sync_tb"]),
+                     _ratio_met(which["mirror"], which["mirror"] < which["sync_tb"])])
+    if saves:
+        worst = max(saves["added_ms"].values())
+        rows.append(["save() gains <= 10 ms at every size", ", ".join(
+            "{} MB: {:.2f} ms".format(k, v) for k, v in saves["added_ms"].items()), _met(worst <= 10)])
+        rows.append(["every checkpoint in the run, bytes of its save", "{}/{}".format(saves["found"], saves["made"]),
+                     _met(not saves["problems"] and saves["found"] == saves["made"])])
+    if memory:
+        rows.append(["RSS flat in the number of epochs (< 5 MiB growth)", "{:+.1f} MiB".format(memory["growth_mb"]),
+                     _met(memory["growth_mb"] < 5)])
+    table("Targets", ["target", "measured", "met"], rows)
+
+
+def _met(ok: bool) -> str:
+    return "yes" if ok else "NO"
+
+
+def _ratio_met(ratio: float, ok: bool) -> str:
+    return "n/a (too few epochs)" if math.isnan(ratio) else _met(ok)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Run the chosen sections, print a table for each and the targets; 1 if a checkpoint went missing."""
+    args = parse_args(argv)
+    started, load_before = time.time(), load_average()
+    info = machine()
+    table("Machine", ["", ""], info)
+    scratch = Scratch(args.keep)
+    training = ratios = saves = memory = None
+    raw: Dict[str, Any] = {"args": vars(args), "machine": dict(info)}
+    try:
+        if set("145") & set(args.sections):
+            training = raw["training"] = run_training(scratch, args)
+            if "1" in args.sections:
+                ratios = report_training(training, args)
+        if "2" in args.sections:
+            raw["logging"] = run_log_cost(scratch, args)
+            report_log_cost(raw["logging"], args)
+        if "3" in args.sections:
+            raw["checkpoints"] = run_checkpoints(scratch, args)
+            saves = report_checkpoints(raw["checkpoints"], args)
+        if "4" in args.sections:
+            raw["memory"] = run_memory(scratch, args)
+            memory = report_memory(training, raw["memory"], args)
+        if "5" in args.sections and training:
+            report_startup(training)
+    finally:
+        scratch.close()
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump(raw, f, indent=1)
+    report_targets(ratios, saves, memory)
+    print("\nW&B project of the offline runs: {}. Load average before: {}, after: {}. Benchmark took {:.0f} s."
+          .format(BENCH_PROJECT, load_before, load_average(), time.time() - started))
+    return 1 if saves and saves["problems"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
