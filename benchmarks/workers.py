@@ -336,12 +336,17 @@ def _checkpointing_agent_class(direct: bool) -> type:
                 wandb.run.log_artifact(artifact, aliases=["latest", "epoch-{}".format(self.epoch_num)])
 
         def train(self) -> None:
-            """Save ``saves`` times to the same path, ``gap_s`` apart (training), different bytes each time."""
+            """Save ``saves`` times to the same path, different bytes each time, timing each ``save()``.
+
+            Between two saves, ``gap_s`` seconds pass and dirty pages are written out (``os.sync``), as in the
+            epochs between two saves of a training run.
+            """
             fn = os.path.join(self.experiment_dir, "nn", "model")
             os.makedirs(os.path.dirname(fn), exist_ok=True)
             for save in range(self.saves):
                 if save:
                     time.sleep(self.gap_s)
+                    os.sync()
                 self.epoch_num += 1
                 self.frame += 32768
                 self.state.update(epoch=self.epoch_num, frame=self.frame)
