@@ -5,33 +5,48 @@ from typing import Any, Callable, Dict, List, Optional
 class GradNormTracker:
     """Measures the total gradient norm of every optimizer step before any clipping, averaged per epoch.
 
-    Gradient hooks add each parameter's squared norm as backward computes it (so clipping, which comes
-    later, cannot affect it); a wrapper on this optimizer instance's ``step`` closes each step's sum.
+    A hook on each parameter's gradient queues a callback for the end of the backward pass; the first
+    callback reads the finished gradients (clipping comes after backward returns) and keeps their total
+    norm, which the wrapper on this optimizer instance's ``step`` records. No gradient is referenced while
+    autograd accumulates it (that would make autograd copy it), and the hooks do no tensor work. A backward
+    pass that fails drops its callbacks, so every pass queues its own.
     ``grad_scale`` returns the loss scale when mixed precision scales the gradients.
     """
 
     def __init__(self, model: Any, optimizer: Any, grad_scale: Optional[Callable[[], float]] = None):
+        from torch.autograd import Variable
+
         self._params = [p for p in model.parameters() if p.requires_grad]
         self._grad_scale = grad_scale
-        self._squares: Any = None
+        self._queue_callback = Variable._execution_engine.queue_callback
+        self._armed = False
+        self._last: Any = None
         self._norms: List[Any] = []
-        self._handles = [p.register_hook(self._accumulate) for p in self._params]
+        self._handles = [p.register_hook(self._arm) for p in self._params]
         self._optimizer = optimizer
         self._own_step = vars(optimizer).get("step")
         self._original_step = optimizer.step
         optimizer.step = self._step
 
-    def _accumulate(self, grad: Any) -> None:
-        square = grad.detach().float().pow(2).sum()
-        self._squares = square if self._squares is None else self._squares + square
+    def _arm(self, grad: Any) -> None:
+        self._armed = True
+        self._queue_callback(self._measure)
+
+    def _measure(self) -> None:
+        if not self._armed:
+            return
+        self._armed = False
+        grads = [p.grad for p in self._params if p.grad is not None]
+        if grads:
+            self._last = _total_norm(grads)
 
     def _step(self, *args: Any, **kwargs: Any) -> Any:
-        if self._squares is not None:
-            norm = self._squares.sqrt()
+        if self._last is not None:
+            norm = self._last
             if self._grad_scale is not None:
                 norm = norm / self._grad_scale()
             self._norms.append(norm)
-            self._squares = None
+            self._last = None
         return self._original_step(*args, **kwargs)
 
     def epoch_values(self) -> Dict[str, float]:
@@ -39,8 +54,7 @@ class GradNormTracker:
         import torch
 
         with torch.no_grad():
-            values = {"info/param_norm": float(torch.stack([p.detach().float().pow(2).sum()
-                                                            for p in self._params]).sum().sqrt())}
+            values = {"info/param_norm": float(_total_norm([p.detach() for p in self._params]))}
             if self._norms:
                 values["info/grad_norm"] = float(torch.stack(self._norms).mean())
         self._norms = []
@@ -54,6 +68,13 @@ class GradNormTracker:
             del self._optimizer.step
         else:
             self._optimizer.step = self._own_step
+
+
+def _total_norm(tensors: List[Any]) -> Any:
+    """The 2-norm of all ``tensors`` together, computed in float32 (a 0-d tensor)."""
+    import torch
+
+    return torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(t, dtype=torch.float32) for t in tensors]))
 
 
 def histogram_data(model: Any, which: str) -> Dict[str, Any]:

@@ -31,6 +31,35 @@ def test_grad_norm_is_measured_before_clipping():
     assert "step" not in vars(optimizer)
 
 
+def test_grad_norm_is_that_of_the_gradient_the_step_uses():
+    """Two backward passes before one step (accumulation), a parameter with no gradient, a failed backward."""
+    torch.manual_seed(1)
+    used, unused = torch.nn.Linear(4, 3), torch.nn.Linear(4, 3)
+    model = torch.nn.ModuleList([used, unused])
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    tracker = GradNormTracker(model, optimizer)
+
+    def fail(grad):
+        raise RuntimeError("a backward pass that fails after the tracker's hook ran")
+
+    failing = used.bias.register_hook(fail)
+    with pytest.raises(RuntimeError, match="fails after"):
+        used(torch.randn(2, 4)).sum().backward()
+    failing.remove()
+    optimizer.zero_grad()
+    used(torch.randn(8, 4)).pow(2).sum().backward()
+    used(torch.randn(8, 4)).pow(2).sum().backward()
+    expected = float(torch.nn.utils.clip_grad_norm_(model.parameters(), 0.01))
+    optimizer.step()
+    optimizer.zero_grad()
+    used(torch.randn(8, 4)).sum().backward()
+    second = float(torch.nn.utils.clip_grad_norm_(model.parameters(), 1e6))
+    optimizer.step()
+    assert unused.weight.grad is None
+    assert tracker.epoch_values()["info/grad_norm"] == pytest.approx((expected + second) / 2, rel=1e-5)
+    tracker.close()
+
+
 def test_histogram_data_and_cpu_has_no_gpu_rows():
     model = torch.nn.Linear(3, 2)
     model(torch.ones(1, 3)).sum().backward()
