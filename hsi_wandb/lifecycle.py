@@ -1,9 +1,11 @@
 """The W&B run lifecycle: start (rank 0 only, offline fallback), every W&B call guarded, finish with an exit code."""
 import json
 import os
+import queue
 import shutil
 import socket
 import sys
+import threading
 import warnings
 from typing import Any, Dict, List, Mapping, Optional
 from urllib.parse import urlparse
@@ -89,6 +91,10 @@ def _relative_if_inside(path: str) -> str:
 class WandbRun:
     """A live W&B run; a failing W&B call is reported once and then W&B is left alone, training goes on.
 
+    Rows (and histograms, tables) are handed to W&B by a sender thread, in order: ``run.log`` waits for
+    W&B's client thread to take each record, and that wait (and a W&B service that stops reading) must not
+    hold up training. :meth:`finish` sends whatever is queued first.
+
     An offline run resumed from an earlier segment (``previous``, a run record) continues W&B's step after
     the earlier segment's last one: offline folders restart W&B's step at 0, and ``wandb sync`` of a later
     folder would otherwise overwrite the earlier rows. Online, W&B continues the step itself.
@@ -112,6 +118,8 @@ class WandbRun:
         self._identity = {"run_id": run.id, "project": run.project, "entity": run.entity, "group": run.group,
                           "name": run.name, "mode": self.mode}
         self._data_dir_before: Optional[str] = None
+        self._outbox: "queue.Queue[Any]" = queue.Queue()
+        self._sender: Optional[threading.Thread] = None
         if owned and self.mode == "offline":
             self._stage_inside_run_folder()
 
@@ -143,11 +151,32 @@ class WandbRun:
             self.last_frame = int(row["frame"])
 
     def _log(self, what: str, data: Dict[str, Any]) -> None:
-        if self._next_step is None:
-            self._call(what, self._run.log, data)
-        else:
-            self._call(what, self._run.log, data, step=self._next_step)
-            self._next_step += 1
+        """Queue ``data`` for the sender thread (started on first use)."""
+        step = self._next_step
+        if step is not None:
+            self._next_step = step + 1
+        if self._sender is None:
+            self._sender = threading.Thread(target=self._send, name="hsi_wandb-rows", daemon=True)
+            self._sender.start()
+        self._outbox.put((what, data, step))
+
+    def _send(self) -> None:
+        while True:
+            item = self._outbox.get()
+            if item is None:
+                return
+            what, data, step = item
+            if step is None:
+                self._call(what, self._run.log, data)
+            else:
+                self._call(what, self._run.log, data, step=step)
+
+    def _flush(self) -> None:
+        """Wait until every queued row has been handed to W&B."""
+        if self._sender is not None:
+            self._outbox.put(None)
+            self._sender.join()
+            self._sender = None
 
     def log_checkpoint(self, name: str, path: str, metadata: Mapping[str, Any], aliases: List[str],
                        reference: bool = False) -> None:
@@ -196,7 +225,8 @@ class WandbRun:
                     last_frame=self.last_frame)
 
     def finish(self, exit_code: int = 0) -> None:
-        """Finish the run if hsi_wandb started it, and print how to sync an offline run."""
+        """Send the queued rows; finish the run if hsi_wandb started it, and print how to sync an offline run."""
+        self._flush()
         if not self._owned:
             return
         step = self._call("read the step", lambda: self._run.step)

@@ -1,4 +1,6 @@
-"""Config validation, WANDB_MODE precedence and the online -> offline fallback, against real wandb."""
+"""Config validation, WANDB_MODE precedence, the online -> offline fallback and the run's row sending, against
+real wandb."""
+import threading
 import time
 
 import pytest
@@ -6,6 +8,7 @@ from hypothesis import given, strategies as st
 
 from hsi_wandb import ConfigError, resolve_settings, start_run
 from hsi_wandb.lifecycle import NullRun, WandbRun
+from offline_run import OfflineRun
 
 
 def settings(cfg, environ=None):
@@ -121,3 +124,26 @@ def test_non_zero_rank_never_starts_a_run(tmp_path, monkeypatch):
     run = start_run(settings({"use_wandb": True, "wandb": {"mode": "offline"}}), str(tmp_path), {})
     assert isinstance(run, NullRun)
     assert not (tmp_path / "wandb").exists()
+
+
+def test_a_row_never_waits_for_wandb_and_finish_sends_every_row_in_order(tmp_path):
+    """W&B's ``run.log`` held up (as by a busy client or a service that stops reading) does not hold up training."""
+    run = start_run(settings({"use_wandb": True, "wandb": {"mode": "offline"}}), str(tmp_path / "exp"), {})
+    release = threading.Event()
+    log = run._run.log
+
+    def held_up_log(*args, **kwargs):
+        release.wait(2)
+        return log(*args, **kwargs)
+
+    run._run.log = held_up_log
+    started = time.monotonic()
+    for epoch in range(1, 51):
+        run.log_row({"frame": 100 * epoch, "epoch": epoch, "losses/a_loss": epoch / 7})
+    assert time.monotonic() - started < 1.0, "rows are queued, not sent on the training thread"
+    release.set()
+    run.finish(0)
+    rows = OfflineRun(run.sync_dir).history
+    assert [(r["frame"], r["epoch"], r["losses/a_loss"]) for r in rows] == [
+        (100 * e, e, e / 7) for e in range(1, 51)]
+    assert OfflineRun(run.sync_dir).exit_code == 0
