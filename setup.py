@@ -21,5 +21,5 @@ setup(
         "python-dotenv",
         "tqdm",
     ],
-    extras_require={"test": ["pytest", "hypothesis", "vermin"]},
+    extras_require={"test": ["pytest", "hypothesis", "vermin"], "benchmark": ["py-spy"]},
 )

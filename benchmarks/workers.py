@@ -11,7 +11,9 @@ import json
 import math
 import os
 import resource
+import signal
 import statistics
+import subprocess
 import sys
 import time
 from typing import Any, Dict, List, Optional, Tuple
@@ -27,8 +29,15 @@ def wandb_section(**overrides: Any) -> Dict[str, Any]:
 
 
 def service_processes() -> List[psutil.Process]:
-    """The W&B service (wandb-core) and any other process this one started."""
-    return psutil.Process().children(recursive=True)
+    """The W&B service (wandb-core) and any other process this one started, except the profiler."""
+    found = []
+    for proc in psutil.Process().children(recursive=True):
+        try:
+            if proc.name() != "py-spy":
+                found.append(proc)
+        except psutil.Error:
+            pass
+    return found
 
 
 def service_cpu_s() -> float:
@@ -78,8 +87,11 @@ def peak_rss_mb() -> float:
 # --- section 1, 4, 5: training the built-in default task -------------------------------------------------
 
 
-def _epoch_clock() -> Any:
-    """An rl_games algo observer noting when the first rollout step runs and when each epoch's stats are written."""
+def _epoch_clock(profiler: Optional["Profiler"] = None, epochs: int = 0) -> Any:
+    """An rl_games algo observer noting when the first rollout step runs and when each epoch's stats are written.
+
+    With ``profiler``, it profiles from the first epoch's stats to the last one's (``epochs``): training only.
+    """
     from rl_games.common.algo_observer import AlgoObserver
 
     class EpochClock(AlgoObserver):
@@ -90,6 +102,8 @@ def _epoch_clock() -> Any:
             self.first_step: Optional[float] = None
             self.stats_written: List[float] = []
             self.foreign_cpu: List[float] = []
+            self.own_cpu: List[float] = []
+            self.service_cpu: List[float] = []
 
         def process_infos(self, infos: Any, done_indices: Any) -> None:
             """The first call is the first step of the first epoch: start-up is over."""
@@ -103,15 +117,24 @@ def _epoch_clock() -> Any:
             """Once per epoch, at the same point of every epoch: successive marks are one epoch apart."""
             self.stats_written.append(time.time())
             self.foreign_cpu.append(foreign_cpu_s())
+            self.own_cpu.append(own_cpu_s())
+            self.service_cpu.append(service_cpu_s())
+            if profiler is not None and len(self.stats_written) == 1:
+                profiler.start()
+            if profiler is not None and len(self.stats_written) == epochs:
+                profiler.stop()
 
     return EpochClock()
 
 
-def train(variant: str, epochs: int, num_envs: Optional[int], seed: int, output: str) -> Dict[str, Any]:
-    """Train run.py's default task with the AMP agent; ``variant`` is tb, mirror or sync_tb.
+def train(variant: str, epochs: int, num_envs: Optional[int], seed: int, output: str,
+          profile: bool = False) -> Dict[str, Any]:
+    """Train run.py's default task with the AMP agent; ``variant`` is plain, tb, mirror or sync_tb.
 
     tb and mirror go through ``apply_to_runner`` exactly as ``run.py`` does (WANDB_MODE decides between them);
-    sync_tb is how IsaacGymEnvs does it: the plain agent and ``wandb.init(sync_tensorboard=True)`` beforehand.
+    plain is the agent without hsi_wandb; sync_tb is how IsaacGymEnvs does it: the plain agent and
+    ``wandb.init(sync_tensorboard=True)`` beforehand. ``profile`` samples the training epochs with py-spy and
+    adds where the time went (:meth:`Profiler.attribution`).
     """
     import run as run_py
     from hsi_wandb.builtin.registry import build_runner
@@ -123,7 +146,8 @@ def train(variant: str, epochs: int, num_envs: Optional[int], seed: int, output:
     args = run_py.parse_args(argv)
     cfg_env, cfg_train, _ = run_py.load_configs(args)
     rl_config = run_py.rl_config_for(args, args.task, cfg_env, cfg_train, None)
-    clock = _epoch_clock()
+    profiler = Profiler(os.path.abspath("profile.txt")) if profile else None
+    clock = _epoch_clock(profiler, epochs)
     runner = build_runner(clock)
     user_run = None
     if variant == "sync_tb":
@@ -136,15 +160,84 @@ def train(variant: str, epochs: int, num_envs: Optional[int], seed: int, output:
                         extra_config={"env": cfg_env}, task=args.task)
     runner.load(rl_config)
     runner.run({"train": True, "play": False, "checkpoint": None})
-    trained = time.time()
     _, service_rss = rss_mb()
     if user_run is not None:
         user_run.finish()
     marks, foreign = clock.stats_written, clock.foreign_cpu
     return {"first_step": clock.first_step, "epoch_s": [b - a for a, b in zip(marks, marks[1:])],
             "foreign_cpu_s": [b - a for a, b in zip(foreign, foreign[1:])],
-            "last_stats": marks[-1], "trained": trained, "finished": time.time(), "peak_rss_mb": peak_rss_mb(),
-            "service_rss_mb": service_rss}
+            "own_cpu_s": [b - a for a, b in zip(clock.own_cpu, clock.own_cpu[1:])],
+            "service_cpu_s": [b - a for a, b in zip(clock.service_cpu, clock.service_cpu[1:])],
+            "profile": profiler.attribution() if profiler is not None else None,
+            "last_stats": marks[-1], "peak_rss_mb": peak_rss_mb(), "service_rss_mb": service_rss}
+
+
+# Where a sampled stack's time belongs: the innermost frame from one of these decides. W&B's side is hsi_wandb
+# (not its built-in tasks) and wandb; training is the agent, TensorBoard's writer, the optimizer, torch.save.
+LOGGING_CODE = ("hsi_wandb/", "wandb/")
+TRAINING_CODE = ("hsi_wandb/builtin/", "rl_games/", "tensorboardX/", "torch/utils/tensorboard/", "torch/optim/",
+                 "torch/serialization", "workers.py")
+
+
+# Innermost frames of a thread that waits (py-spy's idle detection does not work on every machine, and a thread
+# other than training's costs training nothing while it waits).
+WAITING = ("Condition.wait ", "Event.wait ", "Thread.join ", "Thread._wait_for_tstate_lock ", "Selector.select ")
+
+
+def _frame_owner(frame: str) -> Optional[str]:
+    """``training``, ``logging`` or None for one py-spy frame ``function (path:line)``."""
+    path = frame[frame.rfind("(") + 1:]
+    if any(code in path for code in TRAINING_CODE):
+        return "training"
+    if any(code in path for code in LOGGING_CODE):
+        return "logging"
+    return None
+
+
+class Profiler:
+    """py-spy sampling this process (all threads, 200 Hz, without pausing it) and the W&B service's CPU."""
+
+    RATE = 200
+
+    def __init__(self, path: str):
+        self.path = path
+        self._process: Any = None
+        self._started = self._stopped = 0.0
+        self._service_cpu = 0.0
+
+    def start(self) -> None:
+        """Start sampling (py-spy takes about a second to attach; the window starts when it has)."""
+        self._process = subprocess.Popen(
+            ["py-spy", "record", "--pid", str(os.getpid()), "--rate", str(self.RATE), "--format", "raw",
+             "--threads", "--nonblocking", "--output", self.path], stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL)
+        time.sleep(1.5)
+        self._started, self._service_cpu = time.time(), service_cpu_s()
+
+    def stop(self) -> None:
+        """Stop sampling; py-spy writes its samples on SIGINT."""
+        self._stopped, self._service_cpu = time.time(), service_cpu_s() - self._service_cpu
+        self._process.send_signal(signal.SIGINT)
+        self._process.wait(timeout=60)
+
+    def attribution(self) -> Dict[str, float]:
+        """Seconds of the window spent on W&B's side: on the training thread (inside hsi_wandb or wandb, not in
+        what they delegate to, waiting included), in other threads running hsi_wandb or wandb code (not
+        waiting), and by the W&B service."""
+        seconds = {"window_s": self._stopped - self._started, "main_s": 0.0, "main_logging_s": 0.0,
+                   "threads_logging_s": 0.0, "service_cpu_s": self._service_cpu}
+        with open(self.path) as f:
+            for line in f:
+                stack, count = line.rstrip().rsplit(" ", 1)
+                frames = stack.split(";")
+                owners = [o for o in map(_frame_owner, reversed(frames[1:])) if o]
+                logging = bool(owners) and owners[0] == "logging"
+                if "MainThread" in frames[0]:
+                    seconds["main_s"] += int(count) / self.RATE
+                    seconds["main_logging_s"] += int(count) / self.RATE if logging else 0.0
+                elif logging and not any(wait in frames[-1] for wait in WAITING):
+                    seconds["threads_logging_s"] += int(count) / self.RATE
+        return seconds
 
 
 # --- sections 2 and 4: the per-epoch logging path in isolation ----------------------------------------------
@@ -236,7 +329,7 @@ def logging_path(variant: str, run_dir: str) -> TensorBoardPath:
     return (TensorBoardPath if variant == "sync_tb" else PerScalarPath)(SummaryWriter(summaries), run)
 
 
-def service_busy_until_idle(idle_cpu_per_s: float, quiet_s: float = 4.0, limit_s: float = 180.0) -> float:
+def service_busy_until_idle(idle_cpu_per_s: float, quiet_s: float = 5.0, limit_s: float = 180.0) -> float:
     """Wait until the W&B service has caught up: its CPU use at idle level for ``quiet_s`` seconds in a row.
 
     Returns how long it was still busy. (The service reads TensorBoard event files some seconds after they
@@ -265,6 +358,7 @@ def log_loop(variant: str, epochs: int, warmup: int, chunk: int, rss_at: List[in
     frames_per_epoch, t0 = 32768, time.time()
 
     def write(epoch: int) -> None:
+        """One epoch: start it, then its 50 scalars, each at the step of its axis."""
         frame = epoch * frames_per_epoch
         path.begin_epoch(epoch, frame)
         steps = {"frame": frame, "epoch": epoch, "time": time.time() - t0}
@@ -370,11 +464,11 @@ def md5_hex(path: str) -> str:
 
 
 def checkpoints(variant: str, size_mb: int, saves: int, gap_s: float) -> Dict[str, Any]:
-    """Save checkpoints through the mixin's ``save()``, logged the project's way (design), in ``save()`` (direct),
-    or not at all (none: ``wandb.checkpoints: none``).
+    """Save checkpoints through the mixin's ``save()``; ``variant`` says how they are logged.
 
-    Returns each save's timings and the MD5 of the bytes it wrote, how long finishing the run waited
-    (pending artifact logging plus ``run.finish``) and the offline run folder to check.
+    design: the project's CheckpointLogger; direct: ``run.log_artifact`` inside ``save()``; none:
+    ``wandb.checkpoints: none``. Returns each save's timings and the MD5 of the bytes it wrote, how long
+    finishing the run waited (pending artifact logging plus ``run.finish``) and the offline run folder.
     """
     from hsi_wandb.rl_games_mixin import attach, make_options
 
