@@ -14,7 +14,7 @@ from hsi_wandb.writer import safe_key
 from offline_run import OfflineRun
 from test_faults import run_child
 from test_run_py import run
-from test_writer import RecordingWriter, RowSink
+from test_writer import RecordingWriter, one_epoch_row
 
 SOURCE = "cfg/train/x.yaml"
 WANDB_KEYS = sorted(WandbConfig.__dataclass_fields__)
@@ -158,24 +158,13 @@ def no_tag_is_another_tags_key(writes):
 @settings(max_examples=500, deadline=None)
 @given(st.lists(st.tuples(TAGS, VALUES), min_size=1, max_size=12).filter(no_tag_is_another_tags_key))
 def test_any_tags_and_values_reach_the_row_faithfully(writes):
-    sink = RowSink()
-    writer = WandbWriter(RecordingWriter(), sink)
-    writer.begin_epoch(1)
-    for tag, value in writes:
-        writer.add_scalar(tag, value, 4096)
-    writer.flush_row()
-    assert_faithful(sink.rows[0], writes)
+    assert_faithful(one_epoch_row(writes, 4096), writes)
 
 
 @pytest.mark.parametrize("first,second", [("rewards0/frame", "rewards/mean"), ("successes/frame", "successes")])
 def test_a_tag_equal_to_another_tags_key_keeps_both_values(first, second):
-    sink = RowSink()
-    writer = WandbWriter(RecordingWriter(), sink)
-    writer.begin_epoch(1)
-    writer.add_scalar(first, 1.0, 4096)
-    writer.add_scalar(second, 2.0, 4096)
-    writer.flush_row()
-    assert_faithful(sink.rows[0], [(first, 1.0), (second, 2.0)])
+    writes = [(first, 1.0), (second, 2.0)]
+    assert_faithful(one_epoch_row(writes, 4096), writes)
 
 
 def test_odd_tags_reach_an_offline_run_unchanged(tmp_path):

@@ -34,6 +34,18 @@ class RowSink:
         self.rows.append(row)
 
 
+def one_epoch_row(writes, step):
+    """The single W&B row a mirror sends for one epoch of ``writes`` ((tag, value) pairs) at ``step``."""
+    sink = RowSink()
+    writer = WandbWriter(RecordingWriter(), sink)
+    writer.begin_epoch(1)
+    for tag, value in writes:
+        writer.add_scalar(tag, value, step)
+    writer.flush_row()
+    (row,) = sink.rows
+    return row
+
+
 def test_every_call_reaches_the_wrapped_writer_unchanged():
     inner, sink = RecordingWriter(), RowSink()
     writer = WandbWriter(inner, sink)
@@ -101,13 +113,7 @@ def test_a_failing_sink_never_breaks_the_writer(recwarn):
                                            "odd tag/ü/" + "x" * 200, "eval/sit/success_rate", "a/b/c/d"]),
                           st.floats(allow_nan=True, allow_infinity=True, width=32)), min_size=1, max_size=30))
 def test_last_value_of_every_tag_is_in_the_row(writes):
-    sink = RowSink()
-    writer = WandbWriter(RecordingWriter(), sink)
-    writer.begin_epoch(1)
-    for tag, value in writes:
-        writer.add_scalar(tag, value, 10)
-    writer.flush_row()
-    (row,) = sink.rows
+    row = one_epoch_row(writes, 10)
 
     def same(a, b):
         return a == b or (math.isnan(a) and math.isnan(b))
