@@ -102,8 +102,6 @@ def _epoch_clock(profiler: Optional["Profiler"] = None, epochs: int = 0) -> Any:
             self.first_step: Optional[float] = None
             self.stats_written: List[float] = []
             self.foreign_cpu: List[float] = []
-            self.own_cpu: List[float] = []
-            self.service_cpu: List[float] = []
 
         def process_infos(self, infos: Any, done_indices: Any) -> None:
             """The first call is the first step of the first epoch: start-up is over."""
@@ -117,8 +115,6 @@ def _epoch_clock(profiler: Optional["Profiler"] = None, epochs: int = 0) -> Any:
             """Once per epoch, at the same point of every epoch: successive marks are one epoch apart."""
             self.stats_written.append(time.time())
             self.foreign_cpu.append(foreign_cpu_s())
-            self.own_cpu.append(own_cpu_s())
-            self.service_cpu.append(service_cpu_s())
             if profiler is not None and len(self.stats_written) == 1:
                 profiler.start()
             if profiler is not None and len(self.stats_written) == epochs:
@@ -166,8 +162,6 @@ def train(variant: str, epochs: int, num_envs: Optional[int], seed: int, output:
     marks, foreign = clock.stats_written, clock.foreign_cpu
     return {"first_step": clock.first_step, "epoch_s": [b - a for a, b in zip(marks, marks[1:])],
             "foreign_cpu_s": [b - a for a, b in zip(foreign, foreign[1:])],
-            "own_cpu_s": [b - a for a, b in zip(clock.own_cpu, clock.own_cpu[1:])],
-            "service_cpu_s": [b - a for a, b in zip(clock.service_cpu, clock.service_cpu[1:])],
             "profile": profiler.attribution() if profiler is not None else None,
             "last_stats": marks[-1], "peak_rss_mb": peak_rss_mb(), "service_rss_mb": service_rss}
 
@@ -224,18 +218,17 @@ class Profiler:
         """Seconds of the window spent on W&B's side: on the training thread (inside hsi_wandb or wandb, not in
         what they delegate to, waiting included), in other threads running hsi_wandb or wandb code (not
         waiting), and by the W&B service."""
-        seconds = {"window_s": self._stopped - self._started, "main_s": 0.0, "main_logging_s": 0.0,
-                   "threads_logging_s": 0.0, "service_cpu_s": self._service_cpu}
+        seconds = {"window_s": self._stopped - self._started, "main_logging_s": 0.0, "threads_logging_s": 0.0,
+                   "service_cpu_s": self._service_cpu}
         with open(self.path) as f:
             for line in f:
                 stack, count = line.rstrip().rsplit(" ", 1)
                 frames = stack.split(";")
-                owners = [o for o in map(_frame_owner, reversed(frames[1:])) if o]
-                logging = bool(owners) and owners[0] == "logging"
+                if next(filter(None, map(_frame_owner, reversed(frames[1:]))), None) != "logging":
+                    continue
                 if "MainThread" in frames[0]:
-                    seconds["main_s"] += int(count) / self.RATE
-                    seconds["main_logging_s"] += int(count) / self.RATE if logging else 0.0
-                elif logging and not any(wait in frames[-1] for wait in WAITING):
+                    seconds["main_logging_s"] += int(count) / self.RATE
+                elif not any(wait in frames[-1] for wait in WAITING):
                     seconds["threads_logging_s"] += int(count) / self.RATE
         return seconds
 
