@@ -19,6 +19,7 @@ Environment:
 """
 from .artifacts import CheckpointLogger, checkpoint_path
 from .config import ConfigError, WandbConfig, WandbSettings, resolve_settings
+from .evaluation import checkpoint_origin, log_eval
 from .lifecycle import NullRun, WandbRun, load_run_record, save_run_record, start_run
 from .ranks import global_rank, is_global_rank_zero
 from .tags import map_tag
@@ -34,10 +35,12 @@ __all__ = [
     "WandbRun",
     "WandbSettings",
     "WandbWriter",
+    "checkpoint_origin",
     "checkpoint_path",
     "global_rank",
     "is_global_rank_zero",
     "load_run_record",
+    "log_eval",
     "map_tag",
     "resolve_settings",
     "save_run_record",

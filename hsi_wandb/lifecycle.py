@@ -49,6 +49,14 @@ class NullRun:
     def log_table(self, key: str, columns: List[str], rows: List[List[Any]]) -> None:
         """Drop the table."""
 
+    def identity(self) -> Dict[str, Any]:
+        """No identity."""
+        return {}
+
+    def use_artifact(self, name: str) -> bool:
+        """Nothing to record."""
+        return False
+
     def describe(self) -> Dict[str, Any]:
         """Nothing to describe."""
         return {}
@@ -218,6 +226,20 @@ class WandbRun:
         """Log a W&B table (e.g. evaluation results per experiment)."""
         self._call("log table {}".format(key), lambda: self._log(key, {key: self._wandb.Table(columns=columns,
                                                                                              data=rows)}))
+
+    def identity(self) -> Dict[str, Any]:
+        """Which run this is: id, project, entity, group, name and mode."""
+        return dict(self._identity)
+
+    def use_artifact(self, name: str) -> bool:
+        """Record that this run consumed artifact ``name`` (lineage); False where W&B cannot (offline, not synced)."""
+        if self.mode != "online" or self._failed:
+            return False
+        try:
+            self._run.use_artifact(name)
+            return True
+        except Exception:
+            return False
 
     def describe(self) -> Dict[str, Any]:
         """Identity and progress of the run, stored beside the experiment so evaluation and resume find it."""

@@ -20,9 +20,12 @@ from typing import Any, Dict, List, Mapping, Optional
 
 from .artifacts import CheckpointLogger, checkpoint_path
 from .config import WandbSettings, resolve_settings
+from .evaluation import CHECKPOINT_KEY, trained_run_id
 from .lifecycle import NullRun, load_run_record, save_run_record, say, start_run
+from .mixing import Mixin, mix_into
 from .model_stats import GradNormTracker, gpu_memory, histogram_data
 from .provenance import git_state
+from .rl_games_player import attach_player
 from .sinks import JsonlBackup, ProgressBar, RowFanout
 from .writer import WandbWriter
 
@@ -110,7 +113,7 @@ def _exit_code(exc: BaseException) -> int:
     return 130 if isinstance(exc, KeyboardInterrupt) else 1
 
 
-class WandbMixin:
+class WandbMixin(Mixin):
     """Mirror an rl_games agent to W&B: ``class MyAgent(WandbMixin, A2CAgent)``, or :func:`apply_to_runner`.
 
     ``train()`` starts the run (global rank 0 only), wraps ``self.writer`` so every scalar also goes to W&B
@@ -118,15 +121,9 @@ class WandbMixin:
     or non-zero when training raises (the exception still propagates).
     """
 
-    _wandb_owner: type
-
     def __init__(self, *args: Any, **kwargs: Any):
         self._wandb_next().__init__(*args, **kwargs)
         self._wandb_attach(_default_options or make_options({}))
-
-    def _wandb_next(self) -> Any:
-        """The agent class's own methods (``super()`` that also works in classes made by :func:`attach`)."""
-        return super(self._wandb_owner, self)
 
     def _wandb_attach(self, options: WandbOptions) -> None:
         self._wandb_options = options
@@ -197,16 +194,17 @@ class WandbMixin:
             checkpoints.add(checkpoint_path(fn), self._wandb_checkpoint_metadata())
 
     def get_full_state_weights(self) -> Dict[str, Any]:
-        """rl_games' checkpoint state plus the W&B run id, so resuming from it continues the same run."""
+        """rl_games' checkpoint state plus the W&B run that trained it, so resuming continues that run and an
+        evaluation of it, wherever the file is copied, joins its group at its epoch's row."""
         state = self._wandb_next().get_full_state_weights()
         if self._wandb_run.run_id:
-            state["wandb_run_id"] = self._wandb_run.run_id
+            state[CHECKPOINT_KEY] = dict(self._wandb_run.identity(), row_frame=self._wandb_row_frame())
         return state
 
     def set_full_state_weights(self, weights: Dict[str, Any], *args: Any, **kwargs: Any) -> None:
         """Restore as rl_games does and remember which W&B run the checkpoint belongs to."""
         self._wandb_next().set_full_state_weights(weights, *args, **kwargs)
-        self._wandb_resume_id = weights.get("wandb_run_id")
+        self._wandb_resume_id = trained_run_id(weights)
 
     def _wandb_start(self) -> None:
         if getattr(self, "writer", None) is None:
@@ -308,6 +306,11 @@ class WandbMixin:
                 return str(path)
         return os.getcwd()
 
+    def _wandb_row_frame(self) -> int:
+        """The frame the current epoch's row sits at (rl_games writes an epoch's scalars before adding its frames)."""
+        writer, frame = self._wandb_writer, int(getattr(self, "frame", 0))
+        return writer.row_frame if writer is not None and writer.pending else frame
+
     def _wandb_checkpoint_metadata(self) -> Dict[str, Any]:
         epoch, frame = int(getattr(self, "epoch_num", 0)), int(getattr(self, "frame", 0))
         max_epochs = getattr(self, "max_epochs", -1) or -1
@@ -321,7 +324,8 @@ class WandbMixin:
             reason = "save_frequency"
         else:
             reason = "best"
-        metadata: Dict[str, Any] = {"epoch": epoch, "frame": frame, "reason": reason}
+        metadata: Dict[str, Any] = {"epoch": epoch, "frame": frame, "row_frame": self._wandb_row_frame(),
+                                    "reason": reason}
         rewards = getattr(self, "game_rewards", None)
         if rewards is not None and getattr(rewards, "current_size", 0) > 0:
             metadata["mean_reward"] = float(rewards.get_mean()[0])
@@ -329,43 +333,31 @@ class WandbMixin:
 
 
 WandbMixin._wandb_owner = WandbMixin
-_MIXED: Dict[type, type] = {}
-_MIXIN_METHODS = {k: v for k, v in vars(WandbMixin).items() if callable(v) and k != "__init__"}
-
-
-def _mixed_class(cls: type) -> type:
-    """``Wandb<Class>``: the agent class as its only base (so ``__class__`` can be swapped) plus the mixin."""
-    if cls not in _MIXED:
-        mixed = type("Wandb" + cls.__name__, (cls,), dict(_MIXIN_METHODS, __module__=cls.__module__))
-        mixed._wandb_owner = mixed
-        _MIXED[cls] = mixed
-    return _MIXED[cls]
 
 
 def attach(agent: Any, options: WandbOptions) -> Any:
     """Give an already built agent the mixin (its class becomes ``Wandb<Class>``) with ``options``."""
-    if not hasattr(agent, "_wandb_owner"):
-        agent.__class__ = _mixed_class(type(agent))
-    agent._wandb_attach(options)
+    mix_into(agent, WandbMixin)._wandb_attach(options)
     return agent
 
 
 def apply_to_runner(runner: Any, train_cfg: Mapping[str, Any], source: str = "<config>", **kwargs: Any) -> WandbSettings:
-    """Mirror every algorithm registered in an rl_games ``Runner`` to W&B; call after registering your own.
+    """Mirror every algorithm and player registered in an rl_games ``Runner`` to W&B; call after registering yours.
 
+    Agents mirror their training; players that evaluate (TokenHSI's ``run_eval``) log their results to an eval run.
     Validates the config now (ConfigError names file, key and allowed values) and returns the resolved settings.
     Keyword arguments are those of :func:`make_options` (``extra_config``, ``task``, ``overrides``, ``files``,
     ``dry_run``).
     """
     options = make_options(train_cfg, source, **kwargs)
-    factory = runner.algo_factory
-    for name, builder in list(factory._builders.items()):
-        factory.register_builder(name, _attaching(builder, options))
+    for factory, attach_to in ((runner.algo_factory, attach), (runner.player_factory, attach_player)):
+        for name, builder in list(factory._builders.items()):
+            factory.register_builder(name, _attaching(builder, attach_to, options))
     return options.settings
 
 
-def _attaching(builder: Any, options: WandbOptions) -> Any:
+def _attaching(builder: Any, attach_to: Any, options: WandbOptions) -> Any:
     def build(**kwargs: Any) -> Any:
-        return attach(builder(**kwargs), options)
+        return attach_to(builder(**kwargs), options)
 
     return build

@@ -1,14 +1,15 @@
 """How a TensorBoard tag becomes a W&B key (DESIGN.md's metric table), and which x-axis the tag was written against."""
 import functools
 import re
-from typing import NamedTuple
+from typing import NamedTuple, Tuple
 
 FRAME, EPOCH, TIME = "frame", "epoch", "time"
 """The x-axes rl_games agents write against: environment frames, epochs and seconds."""
 
 _NAMESPACES = frozenset(("performance", "losses", "info", "eval", "system"))
 _NUMBERED_FAMILY = re.compile(r"^(rewards|episode_lengths|shaped_rewards|scores)(\d*)/(frame|step|mean|iter|time)$")
-_TASK_REWARD = re.compile(r"^rewards/([^/]+)/(frame|step|iter|time)$")
+_TASK_REWARD = re.compile(r"^(?:rewards/|reward_)([^/]+)/(frame|step|iter|time)$")
+_DIMENSION_ZERO = re.compile(r"^(rewards|shaped_rewards)/mean$")
 _AXIS_FAMILY = re.compile(r"^([^/]+)/(frame|iter|time)$")
 _AXIS_OF_SUFFIX = {"frame": FRAME, "step": FRAME, "mean": FRAME, "iter": EPOCH, "time": TIME}
 
@@ -22,7 +23,10 @@ class Mapped(NamedTuple):
 
 @functools.lru_cache(maxsize=4096)
 def map_tag(tag: str) -> Mapped:
-    """Map a TensorBoard tag to its W&B key: ``rewards0/iter`` -> ``rewards/mean``, unknown tags unchanged."""
+    """Map a TensorBoard tag to its W&B key: ``rewards0/iter`` -> ``rewards/mean``, unknown tags unchanged.
+
+    TokenHSI's per-task ``reward_{task}/...`` and the built-in ``rewards/{task}/...`` both become ``rewards/{task}``.
+    """
     match = _NUMBERED_FAMILY.match(tag)
     if match:
         family, index, suffix = match.groups()
@@ -35,3 +39,9 @@ def map_tag(tag: str) -> Mapped:
     if match and match.group(1) not in _NAMESPACES:
         return Mapped(match.group(1), _AXIS_OF_SUFFIX[match.group(2)])
     return Mapped(tag, FRAME)
+
+
+def also_logged_as(key: str) -> Tuple[str, ...]:
+    """Further W&B keys for a key's value: value dimension 0 is ``rewards/mean`` and also ``rewards/0``."""
+    match = _DIMENSION_ZERO.match(key)
+    return ("{}/0".format(match.group(1)),) if match else ()

@@ -5,7 +5,7 @@ import warnings
 from collections import Counter
 from typing import Any, Dict, Optional
 
-from .tags import FRAME, map_tag
+from .tags import FRAME, also_logged_as, map_tag
 
 
 _RESERVED = frozenset(("", "frame", "epoch", "wall_time"))
@@ -73,6 +73,11 @@ class WandbWriter:
         """True when scalars of the current epoch wait to be sent."""
         return bool(self._values)
 
+    @property
+    def row_frame(self) -> int:
+        """The frame of the row being collected (the last row's while nothing is pending)."""
+        return self._row_frame()
+
     def add_row_values(self, values: Dict[str, float]) -> None:
         """Add values for W&B and the backup only (e.g. gradient norms), leaving TensorBoard untouched."""
         self._values.update(values)
@@ -119,7 +124,8 @@ class WandbWriter:
     def _row_values(self) -> Dict[str, float]:
         """One key per tag family; a member that disagrees with the family's value is kept under its own tag.
 
-        Tags that are their own key go first, so a later family member can never overwrite them.
+        Tags that are their own key go first, so a later family member can never overwrite them; a key's further
+        names (``rewards/0`` beside ``rewards/mean``) never replace a value written under that name itself.
         """
         row: Dict[str, float] = {}
         for tag, value in sorted(self._values.items(), key=lambda item: map_tag(item[0]).key != item[0]):
@@ -128,6 +134,9 @@ class WandbWriter:
                 row[key] = value
             elif not _same(row[key], value):
                 row[tag] = value
+        for key, value in list(row.items()):
+            for alias in also_logged_as(key):
+                row.setdefault(alias, value)
         return {self._safe_key(key): value for key, value in row.items()}
 
     def _safe_key(self, key: str) -> str:

@@ -30,4 +30,4 @@ def test_resume_continues_the_same_run_without_losing_rows(tmp_path):
     assert "resuming" not in first.stderr
     import torch
 
-    assert torch.load(checkpoint, weights_only=False)["wandb_run_id"] == record["run_id"]
+    assert torch.load(checkpoint, weights_only=False)["wandb_run"]["run_id"] == record["run_id"]

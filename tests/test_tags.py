@@ -2,7 +2,7 @@
 import pytest
 from hypothesis import given, strategies as st
 
-from hsi_wandb.tags import EPOCH, FRAME, TIME, map_tag
+from hsi_wandb.tags import EPOCH, FRAME, TIME, also_logged_as, map_tag
 
 DESIGN_TABLE = [
     ("performance/total_fps", "performance/total_fps", FRAME),
@@ -22,6 +22,11 @@ DESIGN_TABLE = [
     ("rewards2/iter", "rewards/2", EPOCH),
     ("rewards/reach/frame", "rewards/reach", FRAME),
     ("rewards/traj/iter", "rewards/traj", EPOCH),
+    ("reward_near/frame", "rewards/near", FRAME),
+    ("reward_far/iter", "rewards/far", EPOCH),
+    ("reward_far/time", "rewards/far", TIME),
+    ("shaped_rewards/step", "shaped_rewards/mean", FRAME),
+    ("shaped_rewards1/step", "shaped_rewards/1", FRAME),
     ("episode_lengths/frame", "episode_lengths/mean", FRAME),
     ("episode_lengths/step", "episode_lengths/mean", FRAME),
     ("episode_lengths/iter", "episode_lengths/mean", EPOCH),
@@ -50,3 +55,11 @@ def test_any_tag_maps_to_a_nonempty_key(tag):
 @given(st.text(min_size=1, max_size=60).filter(lambda s: not s.endswith(("/frame", "/step", "/iter", "/time", "/mean"))))
 def test_tags_without_axis_suffix_keep_their_name(tag):
     assert map_tag(tag).key == tag
+
+
+@pytest.mark.parametrize("key,aliases", [
+    ("rewards/mean", ("rewards/0",)), ("shaped_rewards/mean", ("shaped_rewards/0",)), ("rewards/1", ()),
+    ("episode_lengths/mean", ()), ("scores/mean", ()), ("rewards/near", ()),
+])
+def test_value_dimension_zero_is_also_rewards_0(key, aliases):
+    assert also_logged_as(key) == aliases

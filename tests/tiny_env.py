@@ -11,7 +11,8 @@ ENV_NAME = "hsi_wandb_test_point"
 
 
 class PointReachVecEnv:
-    """Point masses on a plane steering toward random targets; episodes end on timeout or reaching the target."""
+    """Point masses on a plane steering toward random targets; episodes end on timeout, on reaching the target
+    (``success``) or on leaving the arena (``terminate``); ``precision`` is the distance to the target."""
 
     def __init__(self, config_name=None, num_actors=64, episode_length=32, seed=0, **kwargs):
         self.num_envs = num_actors
@@ -45,11 +46,14 @@ class PointReachVecEnv:
         dist = torch.norm(self.target - self.pos, dim=1)
         reward = 1.0 - dist
         self.progress += 1
-        done = (self.progress >= self.episode_length) | (dist < 0.05)
+        success = dist < 0.05
+        terminate = (self.pos.abs() > 1.5).any(dim=1) & ~success
+        done = (self.progress >= self.episode_length) | success | terminate
         ids = done.nonzero(as_tuple=False).flatten()
         if len(ids) > 0:
             self._reset(ids)
-        return self._obs(), reward, done.to(torch.uint8), {}
+        return self._obs(), reward, done.to(torch.uint8), {"success": success, "precision": dist,
+                                                             "terminate": terminate}
 
     def get_number_of_agents(self):
         return 1

@@ -1,0 +1,131 @@
+"""An unmodified TokenHSI-style agent and player under the two documented lines, through a real rl_games Runner."""
+import glob
+import json
+import os
+import shutil
+
+import pytest
+import torch
+from rl_games.torch_runner import Runner
+
+import tokenhsi_like
+from hsi_wandb.rl_games_mixin import apply_to_runner
+from offline_run import OfflineRun, offline_runs
+from test_rl_games_adapter import assert_mirrored, tensorboard_scalars
+
+TRAINING_KEYS = ["performance/total_fps", "performance/step_fps", "performance/update_time", "performance/play_time",
+                 "losses/a_loss", "losses/c_loss", "losses/disc_loss", "losses/bounds_loss", "losses/entropy",
+                 "info/epochs", "info/last_lr", "info/lr_mul", "info/clip_frac", "info/kl", "info/e_clip",
+                 "info/disc_agent_acc", "info/disc_demo_acc", "info/disc_agent_logit", "info/disc_demo_logit",
+                 "info/disc_grad_penalty", "info/disc_logit_loss", "info/disc_reward_mean", "info/disc_reward_std",
+                 "rewards/mean", "rewards/0", "rewards/near", "rewards/far", "episode_lengths/mean"]
+
+
+def tokenhsi_runner(cfg):
+    """A Runner as TokenHSI's run.py builds it: its own agent and player registered, then hsi_wandb's line."""
+    runner = Runner()
+    tokenhsi_like.register(runner)
+    apply_to_runner(runner, cfg, source="tokenhsi.yaml", task="HumanoidTraj")
+    return runner
+
+
+def evaluate(cfg, checkpoint):
+    """``python tokenhsi/run.py --test --eval --checkpoint ...``: a fresh Runner playing with ``eval: True``."""
+    cfg = json.loads(json.dumps(cfg))
+    cfg["params"]["config"]["eval"] = True
+    runner = tokenhsi_runner(cfg)
+    runner.load(cfg)
+    runner.run({"train": False, "play": True, "checkpoint": checkpoint})
+
+
+def player_results(checkpoint):
+    """The results the player wrote: the newest metrics JSON under TokenHSI's metrics folder."""
+    stem = os.path.splitext(os.path.basename(checkpoint))[0]
+    files = glob.glob(os.path.join(os.path.dirname(checkpoint), "..", "metrics", stem, "metrics_*.json"))
+    return json.load(open(max(files, key=os.path.getmtime)))
+
+
+def eval_runs(root):
+    return [run for run in map(OfflineRun, offline_runs(root)) if run.of_type("run")[0].get("job_type") == "eval"]
+
+
+@pytest.fixture(scope="module")
+def tokenhsi(tmp_path_factory):
+    """Train 4 epochs (saves at 2 and 4), then evaluate the epoch-2 checkpoint in place and from a copy."""
+    tmp_path = tmp_path_factory.mktemp("tokenhsi")
+    old = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        cfg = tokenhsi_like.train_config(tmp_path / "runs", max_epochs=4, save_frequency=2)
+        runner = tokenhsi_runner(cfg)
+        runner.load(cfg)
+        runner.run({"train": True, "play": False, "checkpoint": None})
+        exp_dir = tmp_path / "runs" / "tokenhsi"
+        (train_dir,) = offline_runs(exp_dir)
+        checkpoint = str(exp_dir / "nn" / "HumanoidTraj_00000002.pth")
+        evaluate(cfg, checkpoint)
+        copied = tmp_path / "downloads" / "model-v0" / "HumanoidTraj.pth"
+        copied.parent.mkdir(parents=True)
+        shutil.copyfile(checkpoint, copied)
+        evaluate(cfg, str(copied))
+        yield {"exp_dir": exp_dir, "train": OfflineRun(train_dir), "checkpoint": checkpoint, "copied": str(copied),
+               "tmp": tmp_path}
+    finally:
+        os.chdir(old)
+
+
+def test_every_tokenhsi_training_tag_reaches_its_design_key(tokenhsi):
+    rows = tokenhsi["train"].history
+    for key in TRAINING_KEYS:
+        assert any(key in row for row in rows), key
+    assert not any(k.startswith("reward_") or k.startswith("rewards0") for row in rows for k in row)
+    for row in rows:
+        if "rewards/mean" in row:
+            assert row["rewards/0"] == row["rewards/mean"]
+    assert_mirrored(tensorboard_scalars(tokenhsi["exp_dir"]), rows)
+
+
+def test_the_players_own_evaluation_reaches_an_eval_run_in_the_training_group(tokenhsi):
+    train = tokenhsi["train"]
+    (run,) = eval_runs(tokenhsi["exp_dir"])
+    record = run.of_type("run")[0]
+    assert record["run_group"] == train.of_type("run")[0]["run_group"]
+    state = torch.load(tokenhsi["checkpoint"], weights_only=False)
+    assert run.config["eval"]["checkpoint"] == tokenhsi["checkpoint"]
+    assert run.config["eval"]["trained_run_id"] == train.run_id
+    assert (run.config["eval"]["epoch"], run.config["eval"]["frame"]) == (2, state["frame"])
+    assert run.config["eval"]["model_artifact"] == "model-{}:epoch-2".format(train.run_id)
+    results = player_results(tokenhsi["checkpoint"])
+    assert sorted(results) == ["ObjectSet_test_0", "ObjectSet_test_1", "ObjectSet_test_2"]
+    (row,) = [r for r in run.history if "eval/ObjectSet_test_1/success_rate" in r]
+    for exp, metrics in results.items():
+        assert sorted(metrics) == sorted(tokenhsi_like.RESULT_KEYS)
+        for key, value in metrics.items():
+            assert row["eval/{}/{}".format(exp, key)] == pytest.approx(value), (exp, key)
+    (epoch_row,) = [r for r in train.history if r["epoch"] == 2]
+    assert (row["frame"], row["epoch"]) == (epoch_row["frame"], 2)
+    assert run.exit_code == 0
+
+
+def test_the_eval_table_has_one_line_per_experiment(tokenhsi):
+    (run,) = eval_runs(tokenhsi["exp_dir"])
+    (table_file,) = glob.glob(os.path.join(offline_runs(tokenhsi["exp_dir"])[-1], "files", "media", "table", "eval",
+                                           "results_*.table.json"))
+    table = json.load(open(table_file))
+    assert table["columns"] == ["experiment"] + list(player_results(tokenhsi["checkpoint"])["ObjectSet_test_0"])
+    assert [line[0] for line in table["data"]] == ["ObjectSet_test_0", "ObjectSet_test_1", "ObjectSet_test_2"]
+
+
+def test_a_copied_checkpoint_evaluates_into_the_training_group(tokenhsi):
+    train = tokenhsi["train"]
+    (run,) = eval_runs(tokenhsi["copied"].rsplit(os.sep, 1)[0])
+    assert run.of_type("run")[0]["run_group"] == train.of_type("run")[0]["run_group"]
+    assert run.config["eval"]["trained_run_id"] == train.run_id
+    results = player_results(tokenhsi["copied"])
+    (row,) = [r for r in run.history if "eval/ObjectSet_test_1/success_rate" in r]
+    assert row["eval/ObjectSet_test_1/success_rate"] == pytest.approx(results["ObjectSet_test_1"]["success_rate"])
+
+
+def test_evaluation_leaves_the_training_run_record_alone(tokenhsi):
+    record = json.load(open(tokenhsi["exp_dir"] / "wandb_run.json"))
+    assert record["run_id"] == tokenhsi["train"].run_id
