@@ -57,11 +57,13 @@ class JsonlBackup:
 
 
 _BAR_FIELDS = (("rew", "rewards/mean"), ("fps", "performance/total_fps"), ("fps", "performance/step_fps"),
-               ("a_loss", "losses/a_loss"), ("c_loss", "losses/c_loss"), ("disc", "losses/disc_loss"))
+               ("a_loss", "losses/a_loss"), ("c_loss", "losses/c_loss"), ("disc", "losses/disc_loss"),
+               ("lr", "info/last_lr"), ("grad_norm", "info/grad_norm"))
 
 
 class ProgressBar:
-    """A tqdm bar over epochs showing frames, fps, mean reward and the main losses; silent off a terminal."""
+    """A tqdm bar over epochs: frames, fps, mean reward, the main losses, learning rate and gradient norm (before
+    clipping); silent off a terminal."""
 
     def __init__(self, total_epochs: Optional[int], initial_epoch: int = 0, stream: Any = None):
         from tqdm import tqdm

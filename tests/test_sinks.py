@@ -11,10 +11,10 @@ class Terminal(io.StringIO):
 
 
 ROW = {"frame": 4096, "epoch": 3, "rewards/mean": 12.5, "performance/total_fps": 40000.0,
-       "losses/a_loss": -0.01, "losses/c_loss": float("nan")}
+       "losses/a_loss": -0.01, "losses/c_loss": float("nan"), "info/last_lr": 0.0003, "info/grad_norm": 1.25}
 
 
-def test_progress_bar_shows_epoch_frames_fps_reward_and_losses_on_a_terminal():
+def test_progress_bar_shows_epoch_frames_fps_reward_losses_lr_and_grad_norm_on_a_terminal():
     out = Terminal()
     bar = ProgressBar(total_epochs=10, stream=out)
     assert bar.enabled
@@ -22,7 +22,7 @@ def test_progress_bar_shows_epoch_frames_fps_reward_and_losses_on_a_terminal():
     bar.close()
     text = out.getvalue()
     assert "3/10" in text
-    for piece in ("frames=4096", "rew=12.5", "fps=4e+04", "a_loss=-0.01"):
+    for piece in ("frames=4096", "rew=12.5", "fps=4e+04", "a_loss=-0.01", "lr=0.0003", "grad_norm=1.25"):
         assert piece in text, text
     assert "c_loss" not in text
 
