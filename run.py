@@ -6,7 +6,6 @@
     python run.py --preset fast_debug params.config.learning_rate=1e-4 --wandb_tags sweep a
 """
 import argparse
-import json
 import os
 import re
 import sys
@@ -15,8 +14,8 @@ from typing import Any, Dict, List, Optional
 
 import yaml
 
-from hsi_wandb import ConfigError, WandbConfig, load_run_record, resolve_settings, start_run
-from hsi_wandb.rl_games_mixin import apply_to_runner, generated_run_name
+from hsi_wandb import ConfigError, WandbConfig, load_run_record, resolve_settings
+from hsi_wandb.rl_games_mixin import apply_to_runner
 
 PROJECT_ROOT = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_PRESETS = os.path.join(PROJECT_ROOT, "cfg", "presets.yaml")
@@ -42,8 +41,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p.add_argument("--test", action="store_true", help="run the policy instead of training")
     p.add_argument("--eval", action="store_true", help="with --test: measure success rates and log them")
     p.add_argument("--eval_task", help="task to evaluate on (default: --task)")
-    p.add_argument("--num_trials", type=int, default=1024, help="evaluation trials per experiment")
-    p.add_argument("--num_repeats", type=int, default=1, help="evaluation experiments (repeats)")
+    p.add_argument("--num_trials", type=int,
+                   help="evaluation trials per experiment (default: params.evaluation, else the number of envs)")
+    p.add_argument("--num_repeats", type=int, help="evaluation experiments (default: params.evaluation, else 1)")
     p.add_argument("--num_envs", type=int, help="number of parallel environments")
     p.add_argument("--headless", action="store_true", help="accepted for compatibility; there is no viewer")
     p.add_argument("--seed", type=int, help="random seed")
@@ -271,44 +271,36 @@ def _fmt(value: Optional[float]) -> str:
     return "n/a" if value is None else "{:.3f}".format(value)
 
 
-def evaluate(args: argparse.Namespace, cfg_env: Dict[str, Any], cfg_train: Dict[str, Any], settings: Any) -> int:
-    """Run a checkpoint's policy; with --eval, success metrics to W&B (grouped with its training run), a table, and a JSON file."""
-    import torch
+def evaluation_settings(args: argparse.Namespace, cfg_train: Dict[str, Any]) -> Dict[str, Any]:
+    """``params.evaluation`` of the training YAML with the command-line flags over it."""
+    settings = dict(cfg_train["params"].get("evaluation") or {})
+    for key in ("num_trials", "num_repeats", "seed"):
+        if getattr(args, key) is not None:
+            settings[key] = getattr(args, key)
+    return settings
 
-    from hsi_wandb.builtin.evaluation import evaluate as run_trials
-    from hsi_wandb.builtin.registry import build_player
+
+def evaluate(args: argparse.Namespace, cfg_env: Dict[str, Any], cfg_train: Dict[str, Any]) -> int:
+    """Run a checkpoint's policy with the built-in player; with --eval its results reach W&B as a user's player's do.
+
+    The player is built through the same ``apply_to_runner`` hook as a TokenHSI player: one way to log an evaluation.
+    """
+    from hsi_wandb.builtin.amp_players import CheckpointMismatch
+    from hsi_wandb.builtin.registry import build_runner
 
     task = args.eval_task or args.task
     rl_config = rl_config_for(args, task, cfg_env, cfg_train, None)
-    player = build_player(rl_config, checkpoint=args.checkpoint)
-    state = torch.load(args.checkpoint, map_location="cpu", weights_only=False)
-    epoch, frame = int(state.get("epoch", 0)), int(state.get("frame", 0))
-    results = run_trials(player, args.num_trials, num_repeats=args.num_repeats, seed=args.seed or 0)
-    for exp_name, metrics in results.items():
-        print("eval {}: {}".format(exp_name, ", ".join("{}={}".format(k, v) for k, v in metrics.items())))
-    if not args.eval:
-        return 0
-
-    experiment_dir = os.path.dirname(os.path.dirname(os.path.abspath(args.checkpoint)))
-    trained_by = load_run_record(experiment_dir)
-    name = "{}-eval-{}".format(trained_by.get("name") or generated_run_name(cfg_train, task), time.strftime("%H%M%S"))
-    config = dict(cfg_train, env=cfg_env, eval={"checkpoint": os.path.abspath(args.checkpoint), "epoch": epoch,
-                                                 "frame": frame, "task": task, "trained_run_id": trained_by.get("run_id"),
-                                                 "num_trials": args.num_trials, "num_repeats": args.num_repeats})
-    run = start_run(settings, experiment_dir, config, name=name, job_type="eval", group=trained_by.get("group"))
-    row: Dict[str, Any] = {"frame": frame, "epoch": epoch}
-    for exp_name, metrics in results.items():
-        row.update({"eval/{}/{}".format(exp_name, key): value for key, value in metrics.items()})
-    run.log_row(row)
-    columns = ["experiment"] + list(next(iter(results.values())))
-    run.log_table("eval/results", columns, [[exp] + list(m.values()) for exp, m in results.items()])
-    run.finish(0)
-
-    out_path = os.path.splitext(args.checkpoint)[0] + "_eval.json"
-    with open(out_path, "w") as f:
-        json.dump({"checkpoint": os.path.abspath(args.checkpoint), "epoch": epoch, "frame": frame, "task": task,
-                   "results": results}, f, indent=1)
-    print("evaluation written to {}".format(out_path))
+    rl_config["params"]["config"].update(eval=args.eval, evaluation=evaluation_settings(args, cfg_train))
+    runner = build_runner()
+    apply_to_runner(runner, dict(cfg_train, params=rl_config["params"]), source=args.cfg_train,
+                    extra_config={"env": cfg_env, "args": vars(args)}, task=task, overrides=wandb_overrides(args),
+                    files=[args.cfg_train, args.cfg_env])
+    runner.load(rl_config)
+    try:
+        runner.run({"train": False, "play": True, "checkpoint": args.checkpoint})
+    except CheckpointMismatch as exc:
+        print("run.py: error: --checkpoint {}".format(exc), file=sys.stderr)
+        return 2
     return 0
 
 
@@ -316,12 +308,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     """Parse, check every input, then train or evaluate; returns the process exit code."""
     args = parse_args(argv)
     try:
-        cfg_env, cfg_train, settings = load_configs(args)
+        cfg_env, cfg_train, _ = load_configs(args)
     except UsageError as exc:
         print("run.py: error: {}".format(exc), file=sys.stderr)
         return 2
     if args.test:
-        return evaluate(args, cfg_env, cfg_train, settings)
+        return evaluate(args, cfg_env, cfg_train)
     try:
         return train(args, cfg_env, cfg_train)
     except KeyboardInterrupt:

@@ -21,7 +21,8 @@ NAMESPACE_KEYS = ["performance/total_fps", "performance/step_fps", "performance/
                   "info/disc_agent_logit", "info/disc_demo_logit", "info/disc_grad_penalty",
                   "info/disc_logit_loss", "info/disc_reward_mean", "info/disc_reward_std", "rewards/mean",
                   "episode_lengths/mean"]
-EVAL_KEYS = ["success_rate", "success_precision", "num_trials", "success_trials", "fail_trials"]
+EVAL_KEYS = ["num_trials", "success_trials", "success_rate", "success_precision", "fail_trials",
+             "fail_trials_because_terminate", "fail_trials_total"]
 
 
 def run_py(*argv, timeout=600):
@@ -78,8 +79,8 @@ def test_train_checkpoint_eval_end_to_end(tmp_path):
     results = json.load(open(os.path.splitext(checkpoint)[0] + "_eval.json"))["results"]
     for exp in ("exp0", "exp1"):
         for key in EVAL_KEYS:
-            assert row["eval/{}/{}".format(exp, key)] == pytest.approx(results[exp][key], nan_ok=True)
-        assert results[exp]["success_trials"] + results[exp]["fail_trials"] == results[exp]["num_trials"] == 64
+            assert row["eval/{}/{}".format(exp, key)] == pytest.approx(results[exp][key])
+        assert results[exp]["success_trials"] + results[exp]["fail_trials_total"] == results[exp]["num_trials"] == 64
     (table_file,) = glob.glob(os.path.join(eval_dir, "files", "media", "table", "eval", "results_*.table.json"))
     table = json.load(open(table_file))
     assert [r[0] for r in table["data"]] == ["exp0", "exp1"]

@@ -249,7 +249,7 @@ class AMPAgent(a2c_continuous.A2CAgent):
             self.writer.add_scalar(tag, value, frame)
 
     def _write_reward_stats(self, frame, epoch_num, total_time):
-        """rewards{i}/*, episode_lengths/* and, for multi-task envs, rewards/{task}/* tags."""
+        """rewards{i}/*, episode_lengths/* and, for multi-task envs, TokenHSI's reward_{task}/* tags."""
         if self.game_rewards.current_size > 0:
             mean_rewards = self.game_rewards.get_mean()
             mean_lengths = self.game_lengths.get_mean()
@@ -264,9 +264,9 @@ class AMPAgent(a2c_continuous.A2CAgent):
             for name, meter in self._task_rewards.items():
                 if meter.current_size > 0:
                     value = float(meter.get_mean())
-                    self.writer.add_scalar('rewards/{}/frame'.format(name), value, frame)
-                    self.writer.add_scalar('rewards/{}/iter'.format(name), value, epoch_num)
-                    self.writer.add_scalar('rewards/{}/time'.format(name), value, total_time)
+                    self.writer.add_scalar('reward_{}/frame'.format(name), value, frame)
+                    self.writer.add_scalar('reward_{}/iter'.format(name), value, epoch_num)
+                    self.writer.add_scalar('reward_{}/time'.format(name), value, total_time)
 
     def train(self):
         """ASE-style loop: update_epoch, train_epoch, write stats at the pre-epoch frame, save via self.save; flush the writer at the end."""
@@ -292,8 +292,9 @@ class AMPAgent(a2c_continuous.A2CAgent):
                 self.algo_observer.after_print_stats(frame, epoch_num, total_time)
                 self._write_reward_stats(frame, epoch_num, total_time)
                 if self.print_stats:
-                    print('epoch {} frame {} reward {:.3f} fps {:.0f} epoch time {:.2f}s'.format(
-                        epoch_num, self.frame, self.mean_rewards, curr_frames / sum_time, time.time() - epoch_start))
+                    reward = '{:.3f}'.format(self.mean_rewards) if self.game_rewards.current_size > 0 else 'n/a'
+                    print('epoch {} frame {} reward {} fps {:.0f} epoch time {:.2f}s'.format(
+                        epoch_num, self.frame, reward, curr_frames / sum_time, time.time() - epoch_start))
                 is_last = epoch_num >= self.max_epochs
                 periodic = self.save_freq > 0 and epoch_num % self.save_freq == 0
                 if periodic or is_last:

@@ -1,21 +1,84 @@
-"""Policy player for AMP checkpoints: restores the actor and acts deterministically on a batched task."""
+"""Policy player for AMP checkpoints, shaped like TokenHSI's: ``run()`` evaluates through ``run_eval()`` in eval mode."""
+import json
+import os
+from typing import Any, Dict
 
 import torch
-
 from rl_games.algos_torch import players
+
+from hsi_wandb.evaluation import checkpoint_origin
+
+from .evaluation import evaluate
+
+
+class CheckpointMismatch(ValueError):
+    """A checkpoint whose weights do not fit the network built for the task."""
+
+
+def load_weights(module: torch.nn.Module, weights: Dict[str, Any], checkpoint: str, task: str) -> None:
+    """``module.load_state_dict(weights)``, or CheckpointMismatch naming the checkpoint, the task and the first misfit."""
+    try:
+        module.load_state_dict(weights)
+    except RuntimeError as exc:
+        details = [line.strip() for line in str(exc).splitlines()[1:] if line.strip()] or [str(exc)]
+        raise CheckpointMismatch("{} does not fit task {}: {}".format(checkpoint, task, details[0].rstrip(".")))
 
 
 class AMPPlayer(players.PpoPlayerContinuous):
-    """rl_games continuous PPO player (the discriminator is not needed to act) with a batched deterministic act()."""
+    """rl_games' continuous player acting deterministically on a batched built-in task.
 
-    def act(self, obs):
+    With ``eval`` set in the config (``--test --eval``) ``run()`` calls ``run_eval()``, which measures success rates
+    (``config['evaluation']``: num_trials, num_repeats, exp_names, seed), prints them, writes
+    ``<checkpoint>_eval.json`` and returns them; without it ``run()`` only prints them.
+    """
+
+    def __init__(self, config: Dict[str, Any]):
+        """The rl_games player plus the evaluation switch and settings."""
+        self._eval = bool(config.get("eval", False))
+        self._evaluation = dict(config.get("evaluation") or {})
+        self._task = config.get("env_config", {}).get("task", "")
+        self._checkpoint_fn = ""
+        super().__init__(config)
+
+    def act(self, obs: torch.Tensor) -> torch.Tensor:
         """Deterministic (mean) actions for a batch of observations, rescaled to the action space."""
         self.has_batch_dimension = True
         return self.get_action(obs, is_determenistic=True)
 
-    def restore(self, fn):
+    def restore(self, fn: str) -> None:
         """Load actor weights and observation normaliser from an AMPAgent checkpoint onto this player's device."""
+        self._checkpoint_fn = fn
         checkpoint = torch.load(fn, map_location=self.device)
-        self.model.load_state_dict(checkpoint['model'])
+        load_weights(self.model, checkpoint["model"], fn, self._task)
         if self.normalize_input:
-            self.running_mean_std.load_state_dict(checkpoint['running_mean_std'])
+            load_weights(self.running_mean_std, checkpoint["running_mean_std"], fn, self._task)
+
+    def run(self) -> Any:
+        """Evaluate with ``eval`` set (TokenHSI's switch), else run the trials and only print them."""
+        if self._eval:
+            return self.run_eval()
+        self._print(self._trials())
+        return None
+
+    def run_eval(self) -> Dict[str, Dict[str, Any]]:
+        """Run the trials, print them, write ``<checkpoint>_eval.json`` and return the results."""
+        results = self._trials()
+        self._print(results)
+        origin = checkpoint_origin(self._checkpoint_fn)
+        out_path = os.path.splitext(self._checkpoint_fn)[0] + "_eval.json"
+        with open(out_path, "w") as f:
+            json.dump({"checkpoint": origin.path, "epoch": origin.epoch, "frame": origin.frame, "task": self._task,
+                       "results": results}, f, indent=1)
+        print("evaluation written to {}".format(out_path))
+        return results
+
+    def _trials(self) -> Dict[str, Dict[str, Any]]:
+        settings = self._evaluation
+        return evaluate(self, int(settings.get("num_trials") or self.env.num_envs),
+                        num_repeats=int(settings.get("num_repeats") or 1), exp_names=settings.get("exp_names"),
+                        seed=int(settings.get("seed") or 0))
+
+    @staticmethod
+    def _print(results: Dict[str, Dict[str, Any]]) -> None:
+        for name, metrics in results.items():
+            print("eval {}: {}".format(name, ", ".join("{}={}".format(k, v) for k, v in metrics.items())))

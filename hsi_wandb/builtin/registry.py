@@ -104,18 +104,3 @@ def build_rl_config(task, cfg_env, cfg_train, rl_device=None, seed=None, num_env
     params['load_checkpoint'] = checkpoint is not None
     params['load_path'] = checkpoint
     return {'params': params}
-
-
-def build_player(rl_config, checkpoint=None, num_envs=None):
-    """An AMPPlayer (with its own task instance) for a config from build_rl_config, restored from checkpoint if given."""
-    rl_config = copy.deepcopy(rl_config)
-    config = rl_config['params']['config']
-    if num_envs is not None:
-        config['env_config']['cfg']['env']['numEnvs'] = int(num_envs)
-        config['num_actors'] = int(num_envs)
-    runner = build_runner()
-    runner.load(rl_config)
-    player = runner.create_player()
-    if checkpoint:
-        player.restore(checkpoint)
-    return player

@@ -19,8 +19,9 @@ class VecTask:
     """num_envs planar point masses, each pursuing one of the given objectives, stepped as one batch.
 
     step(actions) returns obs, reward, reset flags and an extras dict with ``amp_obs`` (AMP observation
-    of the state reached), ``terminate`` (episode ended by failure), ``time_outs``, per-task finished
-    episode rewards ``task_episode_rewards`` and whatever the objectives report (e.g. ``success``).
+    of the state reached), ``terminate`` (episode ended by failure), ``time_outs``, each env's own objective's
+    ``success`` and ``precision`` so far, the ``task_ids`` the step ran with, and per-task finished episode
+    rewards ``task_episode_rewards``.
     Finished environments are reset inside step, so returned observations start their next episode.
     """
 
@@ -111,15 +112,17 @@ class VecTask:
         self.reset_buf = failed | timeout
         self.episode_reward += self.rew_buf
 
+        outcomes = [o.outcome(self.body) for o in self.objectives]
         self.extras = {
             'amp_obs': self.amp_hist.reshape(self.num_envs, -1).clone(),
             'terminate': failed,
             'time_outs': timeout & ~failed,
+            'success': self._per_task([success for success, _ in outcomes]),
+            'precision': self._per_task([precision for _, precision in outcomes]),
+            'task_ids': self.task_ids.clone(),
             'task_episode_rewards': {name: self.episode_reward[self.reset_buf & (self.task_ids == i)].clone()
                                      for i, name in enumerate(self.task_names)},
         }
-        for objective in self.objectives:
-            objective.report(self.extras, self.body)
         done = self.reset_buf.clone()
         self.reset_idx(done.nonzero(as_tuple=False).squeeze(-1))
         self._compute_observations()

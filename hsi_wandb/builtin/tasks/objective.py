@@ -53,5 +53,9 @@ class Objective:
         """Envs whose episode ends in failure now: (num_envs,) bool."""
         return torch.zeros(self.num_envs, dtype=torch.bool, device=self.device)
 
-    def report(self, extras, body):
-        """Add objective-specific per-env entries to the step extras."""
+    def outcome(self, body):
+        """Per env, how the episode so far measures up: (success flags, precision), both (num_envs,).
+
+        Evaluation reads it for the step an episode ends on, as TokenHSI reads ``success`` and ``precision``.
+        """
+        raise NotImplementedError

@@ -9,8 +9,7 @@ from .objective import Objective, random_directions, uniform
 class ReachObjective(Objective):
     """Reach a target and hold within successRadius for holdSteps consecutive steps; leaving the arena fails.
 
-    Reports per env ``success`` (the hold was completed during the episode) and ``precision``
-    (distance to the target now, i.e. at the end of a finished episode).
+    Success is the completed hold, precision the distance to the target at the end of the episode.
     """
 
     name = 'reach'
@@ -56,10 +55,9 @@ class ReachObjective(Objective):
         """Left the square arena."""
         return body.pos.abs().max(dim=-1).values > self.params['arenaSize']
 
-    def report(self, extras, body):
-        """Per-env success flag and distance to the target."""
-        extras['success'] = self.succeeded.clone()
-        extras['precision'] = self._distance(body)
+    def outcome(self, body):
+        """Success: the hold was completed during the episode; precision: the distance to the target now."""
+        return self.succeeded.clone(), self._distance(body)
 
 
 class PointMassReach(VecTask):

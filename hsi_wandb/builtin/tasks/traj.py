@@ -7,12 +7,16 @@ from .objective import Objective, random_directions, uniform
 
 
 class TrajObjective(Objective):
-    """Follow a target moving at walking speed along a sinusoid; fail when too far from it."""
+    """Follow a target moving at walking speed along a sinusoid; fail when too far from it.
+
+    Success (TokenHSI's trajectory evaluation in spirit): the mass stayed within successRadius of the moving
+    target over the whole episode; precision: its mean distance to the target over the episode.
+    """
 
     name = 'traj'
     DEFAULTS = {
         'minSpeed': 0.7, 'maxSpeed': 1.2, 'maxSwayVel': 0.5, 'minFreq': 0.4, 'maxFreq': 1.2,
-        'lookAheadS': [0.0, 0.5, 1.0], 'failDist': 1.5, 'rewardScale': 2.0,
+        'lookAheadS': [0.0, 0.5, 1.0], 'failDist': 1.5, 'rewardScale': 2.0, 'successRadius': 0.5,
     }
 
     def __init__(self, env_cfg, num_envs, device, dt):
@@ -26,6 +30,9 @@ class TrajObjective(Objective):
         self.amp = torch.zeros(num_envs, device=device)
         self.freq = torch.zeros(num_envs, device=device)
         self.phase = torch.zeros(num_envs, device=device)
+        self.max_dist = torch.zeros(num_envs, device=device)
+        self.sum_dist = torch.zeros(num_envs, device=device)
+        self.steps = torch.zeros(num_envs, device=device)
 
     def reset(self, env_ids, body):
         """Random heading, speed and sway per env, starting at the body."""
@@ -36,6 +43,9 @@ class TrajObjective(Objective):
         self.freq[env_ids] = uniform(num, p['minFreq'], p['maxFreq'], self.device)
         self.amp[env_ids] = uniform(num, 0.0, p['maxSwayVel'], self.device) / self.freq[env_ids]
         self.phase[env_ids] = uniform(num, 0.0, 6.2832, self.device)
+        self.max_dist[env_ids] = 0.0
+        self.sum_dist[env_ids] = 0.0
+        self.steps[env_ids] = 0.0
 
     def target(self, time):
         """Target positions at times (num_envs, k) in seconds: (num_envs, k, 2)."""
@@ -49,6 +59,17 @@ class TrajObjective(Objective):
         """Distance of each body to its current target point."""
         now = (progress.float() * self.dt).unsqueeze(-1)
         return (self.target(now)[:, 0] - body.pos).norm(dim=-1)
+
+    def post_step(self, body, progress):
+        """Track the largest and the summed distance to the target over the episode."""
+        dist = self._distance(body, progress)
+        self.max_dist = torch.maximum(self.max_dist, dist)
+        self.sum_dist += dist
+        self.steps += 1.0
+
+    def outcome(self, body):
+        """Success: never farther than successRadius from the target; precision: the mean distance."""
+        return self.max_dist <= self.params['successRadius'], self.sum_dist / self.steps.clamp(min=1.0)
 
     def observe(self, body, progress):
         """Target positions now and at the look-ahead times, relative to the body."""

@@ -1,0 +1,148 @@
+"""`run.py --test [--eval]` on every built-in task, from any checkpoint path, and how trials are counted."""
+import glob
+import json
+import os
+import shutil
+import sys
+from types import SimpleNamespace
+
+import pytest
+import torch
+import yaml
+
+from offline_run import OfflineRun, offline_runs
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+import run  # noqa: E402
+from hsi_wandb.builtin import evaluation, registry  # noqa: E402
+
+TASKS = ["PointMassTraj", "PointMassReach", "PointMassMultiTask"]
+SMALL = ["--num_envs", "64", "--horizon_length", "16", "--minibatch_size", "1024", "--seed", "1", "--no_progress"]
+SMALL_BUFFERS = ["params.config.amp_obs_demo_buffer_size=4096", "params.config.amp_replay_buffer_size=4096",
+                 "params.config.amp_minibatch_size=512"]
+
+
+def eval_run(root, checkpoint):
+    """The offline eval run below ``root`` that evaluated ``checkpoint``."""
+    runs = [OfflineRun(d) for d in offline_runs(root)]
+    (found,) = [r for r in runs if r.config.get("eval", {}).get("checkpoint") == os.path.abspath(checkpoint)]
+    return found
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """Each built-in task trained for 2 epochs (a checkpoint at epoch 2), then evaluated with --test --eval."""
+    tmp_path = tmp_path_factory.mktemp("builtin_eval")
+    old = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        out = {}
+        for task in TASKS:
+            cfg_env = yaml.safe_load(open(registry.default_config_paths(task)[0]))
+            cfg_env["env"]["episodeLength"] = 32
+            yaml.safe_dump(cfg_env, open(task + ".yaml", "w"))
+            assert run.main(["--task", task, "--cfg_env", task + ".yaml", "--max_iterations", "2", "--output_path",
+                             "out", *SMALL, *SMALL_BUFFERS]) == 0
+            (exp_dir,) = [os.path.abspath(d) for d in glob.glob("out/{}_*".format(task))]
+            checkpoint = os.path.join(exp_dir, "nn", task + ".pth")
+            assert run.main(["--test", "--eval", "--task", task, "--cfg_env", task + ".yaml", "--checkpoint",
+                             checkpoint, "--num_trials", "48", "--num_repeats", "2", *SMALL]) == 0
+            out[task] = SimpleNamespace(exp_dir=exp_dir, checkpoint=checkpoint, cfg_env=os.path.abspath(task + ".yaml"),
+                                        train=OfflineRun(offline_runs(exp_dir)[0]), eval=eval_run(exp_dir, checkpoint))
+        yield tmp_path, out
+    finally:
+        os.chdir(old)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("task", TASKS)
+def test_eval_on_every_builtin_task_logs_tokenhsi_keys_in_the_training_group(trained, task):
+    _, out = trained
+    case = out[task]
+    record = case.eval.of_type("run")[0]
+    assert record["job_type"] == "eval" and record["run_group"] == case.train.of_type("run")[0]["run_group"]
+    assert case.eval.config["eval"]["trained_run_id"] == case.train.run_id
+    results = json.load(open(os.path.splitext(case.checkpoint)[0] + "_eval.json"))["results"]
+    experiments = ["exp0", "exp1"] if task != "PointMassMultiTask" else [
+        "exp{}/{}".format(i, t) for i in range(2) for t in ("traj", "reach", "heading")]
+    assert list(results) == experiments
+    (row,) = [r for r in case.eval.history if "eval/{}/num_trials".format(experiments[0]) in r]
+    for exp, metrics in results.items():
+        assert list(metrics) == list(evaluation.RESULT_KEYS)
+        for key, value in metrics.items():
+            assert row["eval/{}/{}".format(exp, key)] == pytest.approx(value), (exp, key)
+    per_repeat = [sum(results[e]["num_trials"] for e in experiments if e.startswith("exp{}".format(i)))
+                  for i in range(2)]
+    assert per_repeat == [48, 48]
+    (epoch_row,) = [r for r in case.train.history if r["epoch"] == 2]
+    assert (row["epoch"], row["frame"]) == (2, epoch_row["frame"])
+    assert case.eval.exit_code == 0
+
+
+@pytest.mark.slow
+def test_a_copied_checkpoint_and_the_run_folder_snapshot_evaluate_into_the_training_group(trained):
+    tmp_path, out = trained
+    case = out["PointMassReach"]
+    copied = str(tmp_path / "elsewhere" / "reach.pth")
+    os.makedirs(os.path.dirname(copied))
+    shutil.copyfile(case.checkpoint, copied)
+    snapshot = sorted(glob.glob(os.path.join(case.exp_dir, "wandb", "offline-run-*", "checkpoints", "*.pth")))[-1]
+    group = case.train.of_type("run")[0]["run_group"]
+    for checkpoint, root in ((copied, os.path.dirname(copied)), (snapshot, case.exp_dir)):
+        assert run.main(["--test", "--eval", "--task", "PointMassReach", "--cfg_env", case.cfg_env, "--checkpoint",
+                         checkpoint, "--num_trials", "16", *SMALL]) == 0
+        evaluated = eval_run(root, checkpoint)
+        assert evaluated.of_type("run")[0]["run_group"] == group
+        assert evaluated.config["eval"]["trained_run_id"] == case.train.run_id
+
+
+@pytest.mark.slow
+def test_test_without_eval_prints_the_numbers_and_starts_no_run(trained, capsys):
+    _, out = trained
+    case = out["PointMassTraj"]
+    before = offline_runs(case.exp_dir)
+    assert run.main(["--test", "--task", "PointMassTraj", "--cfg_env", case.cfg_env, "--checkpoint", case.checkpoint,
+                     "--num_trials", "16", *SMALL]) == 0
+    assert "eval exp0: num_trials=16, success_trials=" in capsys.readouterr().out
+    assert offline_runs(case.exp_dir) == before
+
+
+@pytest.mark.slow
+def test_a_checkpoint_of_another_task_stops_with_one_line(trained, capsys):
+    tmp_path, out = trained
+    checkpoint = out["PointMassTraj"].checkpoint
+    runs_before = offline_runs(tmp_path)
+    assert run.main(["--test", "--eval", "--task", "PointMassReach", "--checkpoint", checkpoint, *SMALL]) == 2
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("run.py: error:")]
+    assert lines == ["run.py: error: --checkpoint {} does not fit task PointMassReach: size mismatch for {}".format(
+        checkpoint, lines[0].split("size mismatch for ", 1)[1])]
+    assert offline_runs(tmp_path) == runs_before
+
+
+class StaggeredEnv:
+    """Even envs fail (terminate) at their first step, odd envs succeed at their fifth: half and half, by env."""
+
+    num_envs, device, task_names = 64, torch.device("cpu"), ["only"]
+
+    def reset(self):
+        self.t = 0
+        return torch.zeros(self.num_envs, 1)
+
+    def step(self, actions):
+        self.t += 1
+        odd = torch.arange(self.num_envs) % 2 == 1
+        done = (~odd & (self.t == 1)) | (odd & (self.t == 5))
+        extras = {"success": odd & done, "terminate": ~odd & done, "precision": torch.full((self.num_envs,), 0.1),
+                  "task_ids": torch.zeros(self.num_envs, dtype=torch.long)}
+        return torch.zeros(self.num_envs, 1), None, done, extras
+
+
+@pytest.mark.parametrize("num_trials", [8, 64, 100])
+def test_rates_do_not_depend_on_how_many_trials_are_asked_for(num_trials):
+    player = SimpleNamespace(env=StaggeredEnv(), act=lambda obs: obs)
+    (result,) = evaluation.evaluate(player, num_trials).values()
+    assert result["num_trials"] == num_trials
+    assert result["success_rate"] == pytest.approx(0.5, abs=0.5 / num_trials)
+    assert result["fail_trials_because_terminate"] + result["success_trials"] == num_trials
+    assert result["success_precision"] == pytest.approx(0.1)
