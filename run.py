@@ -285,7 +285,6 @@ def evaluate(args: argparse.Namespace, cfg_env: Dict[str, Any], cfg_train: Dict[
 
     The player is built through the same ``apply_to_runner`` hook as a TokenHSI player: one way to log an evaluation.
     """
-    from hsi_wandb.builtin.amp_players import CheckpointMismatch
     from hsi_wandb.builtin.registry import build_runner
 
     task = args.eval_task or args.task
@@ -296,26 +295,25 @@ def evaluate(args: argparse.Namespace, cfg_env: Dict[str, Any], cfg_train: Dict[
                     extra_config={"env": cfg_env, "args": vars(args)}, task=task, overrides=wandb_overrides(args),
                     files=[args.cfg_train, args.cfg_env])
     runner.load(rl_config)
-    try:
-        runner.run({"train": False, "play": True, "checkpoint": args.checkpoint})
-    except CheckpointMismatch as exc:
-        print("run.py: error: --checkpoint {}".format(exc), file=sys.stderr)
-        return 2
+    runner.run({"train": False, "play": True, "checkpoint": args.checkpoint})
     return 0
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     """Parse, check every input, then train or evaluate; returns the process exit code."""
+    from hsi_wandb.builtin.amp_players import CheckpointMismatch
+
     args = parse_args(argv)
     try:
         cfg_env, cfg_train, _ = load_configs(args)
     except UsageError as exc:
         print("run.py: error: {}".format(exc), file=sys.stderr)
         return 2
-    if args.test:
-        return evaluate(args, cfg_env, cfg_train)
     try:
-        return train(args, cfg_env, cfg_train)
+        return evaluate(args, cfg_env, cfg_train) if args.test else train(args, cfg_env, cfg_train)
+    except CheckpointMismatch as exc:
+        print("run.py: error: --checkpoint {}".format(exc), file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("run.py: interrupted; resume with --checkpoint <experiment>/nn/<name>_interrupt.pth --resume 1",
               file=sys.stderr)

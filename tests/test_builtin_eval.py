@@ -109,11 +109,12 @@ def test_test_without_eval_prints_the_numbers_and_starts_no_run(trained, capsys)
 
 
 @pytest.mark.slow
-def test_a_checkpoint_of_another_task_stops_with_one_line(trained, capsys):
+@pytest.mark.parametrize("command", [["--test", "--eval"], ["--resume", "1"]])
+def test_a_checkpoint_of_another_task_stops_with_one_line(trained, capsys, command):
     tmp_path, out = trained
     checkpoint = out["PointMassTraj"].checkpoint
     runs_before = offline_runs(tmp_path)
-    assert run.main(["--test", "--eval", "--task", "PointMassReach", "--checkpoint", checkpoint, *SMALL]) == 2
+    assert run.main(command + ["--task", "PointMassReach", "--checkpoint", checkpoint, *SMALL]) == 2
     lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("run.py: error:")]
     assert lines == ["run.py: error: --checkpoint {} does not fit task PointMassReach: size mismatch for {}".format(
         checkpoint, lines[0].split("size mismatch for ", 1)[1])]

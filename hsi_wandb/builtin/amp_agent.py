@@ -11,6 +11,7 @@ from rl_games.algos_torch.running_mean_std import RunningMeanStd
 from rl_games.common import common_losses
 from rl_games.common.a2c_common import swap_and_flatten01
 
+from .amp_players import fitting
 from .replay_buffer import ReplayBuffer
 
 AMP_DEFAULTS = {
@@ -211,6 +212,11 @@ class AMPAgent(a2c_continuous.A2CAgent):
         if self._normalize_amp_input:
             state['amp_input_mean_std'] = self._amp_input_mean_std.state_dict()
         return state
+
+    def restore(self, fn):
+        """Restore a checkpoint to continue training; one that does not fit the task raises CheckpointMismatch."""
+        with fitting(fn, self.config.get('env_config', {}).get('task', '')):
+            super().restore(fn)
 
     def set_full_state_weights(self, weights):
         """Restore everything get_full_state_weights saved, so training continues at its epoch and frame."""

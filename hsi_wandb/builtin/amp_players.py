@@ -1,7 +1,8 @@
 """Policy player for AMP checkpoints, shaped like TokenHSI's: ``run()`` evaluates through ``run_eval()`` in eval mode."""
+import contextlib
 import json
 import os
-from typing import Any, Dict
+from typing import Any, Dict, Iterator
 
 import torch
 from rl_games.algos_torch import players
@@ -12,14 +13,17 @@ from .evaluation import evaluate
 
 
 class CheckpointMismatch(ValueError):
-    """A checkpoint whose weights do not fit the network built for the task."""
+    """A checkpoint whose weights do not fit the networks built for the task."""
 
 
-def load_weights(module: torch.nn.Module, weights: Dict[str, Any], checkpoint: str, task: str) -> None:
-    """``module.load_state_dict(weights)``, or CheckpointMismatch naming the checkpoint, the task and the first misfit."""
+@contextlib.contextmanager
+def fitting(checkpoint: str, task: str) -> Iterator[None]:
+    """Turn ``load_state_dict``'s misfit error into CheckpointMismatch naming the checkpoint, task and first misfit."""
     try:
-        module.load_state_dict(weights)
+        yield
     except RuntimeError as exc:
+        if "state_dict" not in str(exc):
+            raise
         details = [line.strip() for line in str(exc).splitlines()[1:] if line.strip()] or [str(exc)]
         raise CheckpointMismatch("{} does not fit task {}: {}".format(checkpoint, task, details[0].rstrip(".")))
 
@@ -49,9 +53,10 @@ class AMPPlayer(players.PpoPlayerContinuous):
         """Load actor weights and observation normaliser from an AMPAgent checkpoint onto this player's device."""
         self._checkpoint_fn = fn
         checkpoint = torch.load(fn, map_location=self.device)
-        load_weights(self.model, checkpoint["model"], fn, self._task)
-        if self.normalize_input:
-            load_weights(self.running_mean_std, checkpoint["running_mean_std"], fn, self._task)
+        with fitting(fn, self._task):
+            self.model.load_state_dict(checkpoint["model"])
+            if self.normalize_input:
+                self.running_mean_std.load_state_dict(checkpoint["running_mean_std"])
 
     def run(self) -> Any:
         """Evaluate with ``eval`` set (TokenHSI's switch), else run the trials and only print them."""
