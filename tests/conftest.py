@@ -1,4 +1,5 @@
 """Shared fixtures: every test runs in its own folder with W&B offline and no credentials."""
+import contextlib
 import os
 import socket
 import sys
@@ -33,3 +34,14 @@ def closed_port_url():
     port = sock.getsockname()[1]
     sock.close()
     return "http://127.0.0.1:{}".format(port)
+
+
+@contextlib.contextmanager
+def working_in(path):
+    """Run the block in ``path`` (module-scoped fixtures, which the per-test ``isolated_wandb`` does not cover)."""
+    old = os.getcwd()
+    os.chdir(path)
+    try:
+        yield path
+    finally:
+        os.chdir(old)

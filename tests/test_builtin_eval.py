@@ -10,6 +10,7 @@ import pytest
 import torch
 import yaml
 
+from conftest import working_in
 from offline_run import OfflineRun, offline_runs
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -34,9 +35,7 @@ def eval_run(root, checkpoint):
 def trained(tmp_path_factory):
     """Each built-in task trained for 2 epochs (a checkpoint at epoch 2), then evaluated with --test --eval."""
     tmp_path = tmp_path_factory.mktemp("builtin_eval")
-    old = os.getcwd()
-    os.chdir(tmp_path)
-    try:
+    with working_in(tmp_path):
         out = {}
         for task in TASKS:
             cfg_env = yaml.safe_load(open(registry.default_config_paths(task)[0]))
@@ -51,8 +50,6 @@ def trained(tmp_path_factory):
             out[task] = SimpleNamespace(exp_dir=exp_dir, checkpoint=checkpoint, cfg_env=os.path.abspath(task + ".yaml"),
                                         train=OfflineRun(offline_runs(exp_dir)[0]), eval=eval_run(exp_dir, checkpoint))
         yield tmp_path, out
-    finally:
-        os.chdir(old)
 
 
 @pytest.mark.slow

@@ -16,6 +16,7 @@ import tiny_env
 from hsi_wandb import ConfigError
 from hsi_wandb.rl_games_mixin import WandbMixin, apply_to_runner, configure
 from hsi_wandb.tags import EPOCH, FRAME, TIME, map_tag
+from conftest import working_in
 from offline_run import OfflineRun, offline_runs
 
 DESIGN_KEYS = ["performance/step_fps", "losses/a_loss", "losses/c_loss", "losses/entropy", "losses/bounds_loss",
@@ -59,14 +60,10 @@ def assert_mirrored(tb, rows):
 def trained(tmp_path_factory):
     """One offline training run shared by the assertions below."""
     tmp_path = tmp_path_factory.mktemp("adapter")
-    old = os.getcwd()
-    os.chdir(tmp_path)
-    try:
+    with working_in(tmp_path):
         exp_dir = train(tmp_path, save_best_after=2)
         (run_dir,) = offline_runs(exp_dir)
         yield tmp_path, exp_dir, OfflineRun(run_dir)
-    finally:
-        os.chdir(old)
 
 
 def test_run_ends_with_exit_code_zero_and_logs_the_config(trained):

@@ -10,6 +10,7 @@ from rl_games.torch_runner import Runner
 
 import tokenhsi_like
 from hsi_wandb.rl_games_mixin import apply_to_runner
+from conftest import working_in
 from offline_run import OfflineRun, offline_runs
 from test_rl_games_adapter import assert_mirrored, tensorboard_scalars
 
@@ -53,9 +54,7 @@ def eval_runs(root):
 def tokenhsi(tmp_path_factory):
     """Train 4 epochs (saves at 2 and 4), then evaluate the epoch-2 checkpoint in place and from a copy."""
     tmp_path = tmp_path_factory.mktemp("tokenhsi")
-    old = os.getcwd()
-    os.chdir(tmp_path)
-    try:
+    with working_in(tmp_path):
         cfg = tokenhsi_like.train_config(tmp_path / "runs", max_epochs=4, save_frequency=2)
         runner = tokenhsi_runner(cfg)
         runner.load(cfg)
@@ -70,8 +69,6 @@ def tokenhsi(tmp_path_factory):
         evaluate(cfg, str(copied))
         yield {"exp_dir": exp_dir, "train": OfflineRun(train_dir), "checkpoint": checkpoint, "copied": str(copied),
                "tmp": tmp_path}
-    finally:
-        os.chdir(old)
 
 
 def test_every_tokenhsi_training_tag_reaches_its_design_key(tokenhsi):
