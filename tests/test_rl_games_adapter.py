@@ -8,7 +8,7 @@ import textwrap
 import numpy as np
 import pytest
 import torch
-from rl_games.algos_torch import a2c_continuous
+from rl_games.algos_torch import a2c_continuous, players
 from rl_games.torch_runner import Runner
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
@@ -273,3 +273,49 @@ def test_a_user_run_with_sync_tensorboard_is_not_logged_twice(tmp_path):
     assert not any("frame" in r and "epoch" in r and "wall_time" in r for r in rows)
     assert any("losses/a_loss" in r for r in rows), "W&B's TensorBoard patch logs the scalars itself"
     assert run.artifacts, "checkpoints are still logged"
+
+
+class ReturningPlayer(players.PpoPlayerContinuous):
+    """A player whose evaluation returns its results instead of writing a file (the other way players report)."""
+
+    results = None
+
+    def restore(self, fn):
+        """rl_games' restore, loading the whole pickle (plain rl_games checkpoints hold numpy scalars)."""
+        checkpoint = torch.load(fn, weights_only=False)
+        self.model.load_state_dict(checkpoint["model"])
+        self.running_mean_std.load_state_dict(checkpoint["running_mean_std"])
+
+    def run(self):
+        if self.config.get("eval"):
+            return self.run_eval()
+        return super().run()
+
+    def run_eval(self):
+        obs = self.env_reset(self.env)
+        self.get_batch_size(obs, 1)
+        done_any = torch.zeros(self.env.num_envs, dtype=torch.bool)
+        reached = torch.zeros(self.env.num_envs, dtype=torch.bool)
+        for _ in range(40):
+            obs, _, done, info = self.env_step(self.env, self.get_action(obs, True))
+            reached |= info["success"] & ~done_any
+            done_any |= done.bool()
+        ReturningPlayer.results = {"exp0": {"num_trials": int(done_any.sum()), "success_trials": int(reached.sum()),
+                                            "success_rate": float(reached.float().mean()), "note": "first episodes"}}
+        return ReturningPlayer.results
+
+
+def test_a_player_that_returns_its_results_logs_them_to_the_training_group(trained, tmp_path):
+    _, exp_dir, train_run = trained
+    cfg = tiny_env.train_config(exp_dir.parent, device_name="cpu", eval=True)
+    runner = Runner()
+    runner.player_factory.register_builder("a2c_continuous", lambda **kw: ReturningPlayer(**kw))
+    apply_to_runner(runner, cfg, source="tiny.yaml")
+    runner.load(cfg)
+    runner.run({"train": False, "play": True, "checkpoint": str(exp_dir / "nn" / "point.pth")})
+    (evaluated,) = [OfflineRun(d) for d in offline_runs(exp_dir) if OfflineRun(d).run_id != train_run.run_id]
+    assert evaluated.of_type("run")[0]["run_group"] == train_run.of_type("run")[0]["run_group"]
+    (row,) = [r for r in evaluated.history if "eval/exp0/num_trials" in r]
+    for key in ("num_trials", "success_trials", "success_rate"):
+        assert row["eval/exp0/" + key] == pytest.approx(ReturningPlayer.results["exp0"][key])
+    assert "eval/exp0/note" not in row

@@ -9,8 +9,9 @@ import torch
 from rl_games.torch_runner import Runner
 
 import tokenhsi_like
-from hsi_wandb.rl_games_mixin import apply_to_runner
 from conftest import working_in
+from hsi_wandb import log_eval
+from hsi_wandb.rl_games_mixin import apply_to_runner
 from offline_run import OfflineRun, offline_runs
 from test_rl_games_adapter import assert_mirrored, tensorboard_scalars
 
@@ -126,3 +127,21 @@ def test_a_copied_checkpoint_evaluates_into_the_training_group(tokenhsi):
 def test_evaluation_leaves_the_training_run_record_alone(tokenhsi):
     record = json.load(open(tokenhsi["exp_dir"] / "wandb_run.json"))
     assert record["run_id"] == tokenhsi["train"].run_id
+
+
+def test_log_eval_logs_an_evaluators_own_results_into_the_training_group(tokenhsi):
+    results = {"sit": {"success_rate": 0.75, "success_precision": 0.031, "num_trials": 64, "policy": "greedy"}}
+    checkpoint = str(tokenhsi["exp_dir"] / "nn" / "HumanoidTraj_00000004.pth")
+    with working_in(tokenhsi["tmp"]):
+        run_id = log_eval(results, checkpoint=checkpoint, train_cfg=tokenhsi_like.train_config("runs"),
+                          source="tokenhsi.yaml")
+    (run,) = [r for r in eval_runs(tokenhsi["exp_dir"]) if r.run_id == run_id]
+    assert run.of_type("run")[0]["run_group"] == tokenhsi["train"].of_type("run")[0]["run_group"]
+    (row,) = [r for r in run.history if "eval/sit/success_rate" in r]
+    assert (row["eval/sit/success_rate"], row["eval/sit/num_trials"], row["epoch"]) == (0.75, 64, 4)
+    assert "eval/sit/policy" not in row
+
+
+def test_log_eval_rejects_results_of_the_wrong_shape():
+    with pytest.raises(ValueError, match="experiment 'sit' must map metric names to values"):
+        log_eval({"sit": 0.75})

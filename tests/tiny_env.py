@@ -78,7 +78,8 @@ class PointReachVecEnv:
 def register():
     """Register the env with rl_games (idempotent)."""
     vecenv.register("HSI_WANDB_TEST", lambda config_name, num_actors, **kw: PointReachVecEnv(config_name, num_actors, **kw))
-    env_configurations.register(ENV_NAME, {"vecenv_type": "HSI_WANDB_TEST", "env_creator": lambda **kw: None})
+    env_configurations.register(ENV_NAME, {"vecenv_type": "HSI_WANDB_TEST",
+                                           "env_creator": lambda **kw: PointReachVecEnv(**kw)})
 
 
 BASE_TRAIN_CFG = {
