@@ -73,6 +73,11 @@ class WandbWriter:
         """True when scalars of the current epoch wait to be sent."""
         return bool(self._values)
 
+    @property
+    def row_frame(self) -> int:
+        """The frame the pending row will be sent at."""
+        return self._row_frame()
+
     def add_row_values(self, values: Dict[str, float]) -> None:
         """Add values for W&B and the backup only (e.g. gradient norms), leaving TensorBoard untouched."""
         self._values.update(values)
