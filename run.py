@@ -17,7 +17,7 @@ import yaml
 from hsi_wandb import ConfigError, load_run_record, resolve_settings, start_run
 from hsi_wandb.builtin.inputs import (CONFIG_STEMS, DEFAULT_TASK, ENV_KEYS, PROJECT_ROOT, TRAIN_KEYS, UsageError,
                                       check_batch, check_config, check_flags, check_motion_file, default_config_paths,
-                                      lookup)
+                                      lookup, source_of)
 from hsi_wandb.config import parse_wandb_section
 from hsi_wandb.numbers import number_in_text
 from hsi_wandb.rl_games_mixin import apply_to_runner, generated_run_name
@@ -130,8 +130,7 @@ def set_path(cfg: Dict[str, Any], path: str, value: Any, source: str) -> None:
 
 
 def assign(cfg: Dict[str, Any], path: str, value: Any, source: str) -> None:
-    """Set one dotted path for an override or a preset; a ``wandb.<key>`` is checked now, naming ``source``,
-    and may be added to the section."""
+    """Set a dotted path for an override or preset; a ``wandb.<key>`` is checked at once and may be new."""
     section, _, key = path.partition(".")
     if section == "wandb" and key and isinstance(cfg.get("wandb") or {}, dict):
         try:
@@ -206,7 +205,8 @@ def load_configs(args: argparse.Namespace):
     """
     for flag, task in (("--task", args.task), ("--eval_task", args.eval_task)):
         if task is not None and task not in CONFIG_STEMS:
-            raise UsageError("{} {}: unknown task; choose one of {}".format(flag, task, ", ".join(sorted(CONFIG_STEMS))))
+            raise UsageError("{} {}: unknown task; choose one of {}".format(flag, task,
+                                                                            ", ".join(sorted(CONFIG_STEMS))))
     check_flags(args)
     default_env, default_train = default_config_paths(args.task)
     args.cfg_env, args.cfg_train = args.cfg_env or default_env, args.cfg_train or default_train
@@ -263,8 +263,8 @@ def check_training_batch(cfg_env: Dict[str, Any], cfg_train: Dict[str, Any], sou
     values = {"num_envs": cfg_env["env"]["numEnvs"], "horizon_length": config["horizon_length"],
               "minibatch_size": config["minibatch_size"]}
     files = {"num_envs": env_file, "horizon_length": train_file, "minibatch_size": train_file}
-    named = {name: sources.get(path, "{}: `{}`".format(files[name], path)) for name, path in paths.items()}
-    blame = next((name for name in BATCH_FLAGS if paths[name] in sources), "minibatch_size")
+    named = {name: source_of(path, sources, "{}: `{}`".format(files[name], path)) for name, path in paths.items()}
+    blame = next((name for name in BATCH_FLAGS if not named[name].startswith(files[name] + ":")), "minibatch_size")
     check_batch(values, named, blame)
 
 

@@ -257,8 +257,7 @@ class WandbMixin:
         say(message)
 
     def _wandb_close_row(self) -> None:
-        """Send the epoch's row with gradient/parameter norms and GPU memory; then, every ``histogram_freq``
-        epochs, the histograms in a row of their own at the same frame."""
+        """Send the epoch's row with norms and GPU memory, then (every ``histogram_freq``) histograms at its frame."""
         writer, epoch = self._wandb_writer, int(getattr(self, "epoch_num", 0))
         if writer is None:
             return

@@ -48,14 +48,16 @@ CASES = [
     (["--horizon_length", "0"], "--horizon_length 0: must be a whole number of at least 1"),
     (["--minibatch_size", "1000"], "--minibatch_size 1000: the batch, num_envs x horizon_length = 2048 x 16 = 32768, "
                                    "is not a multiple of minibatch_size 1000; e.g. --minibatch_size 512 fits"),
-    (["--horizon_length", "10"], "2048 x 10 = 20480, is not a multiple of minibatch_size 8192; e.g. --horizon_length 12 fits"),
+    (["--horizon_length", "10"], "2048 x 10 = 20480, is not a multiple of minibatch_size 8192; "
+                                 "e.g. --horizon_length 12 fits"),
     (["--rl_device", "foo"], "--rl_device foo: not a torch device; allowed: cpu, cuda, cuda:N"),
     (["--rl_device", "mps"], "--rl_device mps: not supported by the built-in runner; allowed: cpu, cuda, cuda:N"),
     (["--rl_device", "cuda:99"], "--rl_device cuda:99: "),
     (["--num_trials", "0"], "--num_trials 0: must be a whole number of at least 1"),
     (["--num_repeats", "0"], "--num_repeats 0: must be a whole number of at least 1"),
     (["--max_iterations", "0"], "--max_iterations 0: must be a whole number of at least 1"),
-    (["params.config.gamma=abc"], "override params.config.gamma=abc: `params.config.gamma` must be a number, got 'abc'"),
+    (["params.config.gamma=abc"], "override params.config.gamma=abc: `params.config.gamma` must be a number, "
+                                  "got 'abc'"),
     (["params.config.learning_rate=fast"], "override params.config.learning_rate=fast: `params.config.learning_rate` "
                                            "must be a number, got 'fast'"),
     (["params.config.minibatch_size=1000"], "override params.config.minibatch_size=1000: the batch"),

@@ -128,7 +128,7 @@ def lookup(cfg: Any, path: str) -> Any:
     return node
 
 
-def _source(path: str, sources: Mapping[str, str], default: str) -> str:
+def source_of(path: str, sources: Mapping[str, str], default: str) -> str:
     """Who set ``path``: the longest recorded prefix (an override, a preset, a flag), else the file."""
     keys = path.split(".")
     for depth in range(len(keys), 0, -1):
@@ -143,7 +143,7 @@ def check_config(cfg: Mapping[str, Any], kinds: Mapping[str, Kind], file_source:
     """Every key of ``kinds`` present in ``cfg`` has its kind; the required ones are present."""
     for path, kind in kinds.items():
         value = lookup(cfg, path)
-        source = _source(path, sources, file_source)
+        source = source_of(path, sources, file_source)
         if value is MISSING:
             parent = path.rpartition(".")[0]
             if path in REQUIRED and (not parent or isinstance(lookup(cfg, parent), dict)):
@@ -180,10 +180,7 @@ def check_motion_file(path: str, source: str) -> None:
 
 
 def check_batch(values: Mapping[str, int], sources: Mapping[str, str], blame: str) -> None:
-    """PPO's batch, ``num_envs x horizon_length``, must split into whole minibatches; suggest a ``blame`` value that does.
-
-    ``values`` and ``sources`` hold ``num_envs``, ``horizon_length`` and ``minibatch_size`` and who set each.
-    """
+    """PPO's batch, ``num_envs x horizon_length``, splits into whole minibatches; else suggest a ``blame`` that fits."""
     num_envs, horizon, minibatch = values["num_envs"], values["horizon_length"], values["minibatch_size"]
     batch = num_envs * horizon
     if batch % minibatch == 0:
