@@ -7,30 +7,26 @@
 """
 import argparse
 import os
-import re
 import sys
 import time
 from typing import Any, Dict, List, Optional
 
 import yaml
 
-from hsi_wandb import ConfigError, WandbConfig, load_run_record, resolve_settings
+from hsi_wandb import ConfigError, load_run_record, resolve_settings
+from hsi_wandb.builtin.inputs import (CONFIG_STEMS, DEFAULT_TASK, ENV_KEYS, PROJECT_ROOT, TRAIN_KEYS, UsageError,
+                                      check_batch, check_config, check_flags, check_motion_file, default_config_paths,
+                                      lookup, source_of)
+from hsi_wandb.config import parse_wandb_section
+from hsi_wandb.numbers import number_in_text
 from hsi_wandb.rl_games_mixin import apply_to_runner
 
-PROJECT_ROOT = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_PRESETS = os.path.join(PROJECT_ROOT, "cfg", "presets.yaml")
-WANDB_KEYS = frozenset(WandbConfig.__dataclass_fields__)
-_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
-
-
-class UsageError(Exception):
-    """A bad command line or config file, reported in one line before anything is built."""
+BATCH_FLAGS = ("minibatch_size", "num_envs", "horizon_length")
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
-    """The flags ASE/TokenHSI users type, with the same meanings."""
-    from hsi_wandb.builtin.registry import DEFAULT_TASK
-
+    """The flags ASE/TokenHSI users type, with the same meanings; trailing overrides may sit between flags."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--task", default=DEFAULT_TASK, help="built-in task name (default: %(default)s)")
     p.add_argument("--cfg_env", help="env config YAML (default: cfg/env/<task>.yaml)")
@@ -58,7 +54,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     on_off.add_argument("--no_wandb", dest="use_wandb", action="store_false", help="turn W&B off")
     for key in ("project", "entity", "name", "group", "notes"):
         w.add_argument("--wandb_" + key, metavar=key.upper(), help="wandb.{}".format(key))
-    w.add_argument("--wandb_tags", nargs="*", metavar="TAG", help="wandb.tags")
+    w.add_argument("--wandb_tags", nargs="*", metavar="TAG", action=TagsAction,
+                   help="wandb.tags (repeatable); the tags end at the next flag or at the first key.path=value")
     w.add_argument("--wandb_mode", choices=("online", "offline", "disabled"), help="wandb.mode")
     w.add_argument("--no_progress", action="store_true", help="no progress bar")
     p.add_argument("--preset", help="a named experiment from --presets_file (overrides, group, tags, notes)")
@@ -67,7 +64,36 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                    help="check both configs, start the W&B run, train one epoch, write no checkpoint")
     p.add_argument("overrides", nargs="*", metavar="key.path=value",
                    help="override any training-config value, typed by YAML rules (params.config.gamma=0.98)")
-    return p.parse_args(argv)
+    p.set_defaults(overrides_after_tags=[])
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args, later = p.parse_known_args(argv)
+    unknown = [arg for arg in later if arg.startswith("-")]
+    if unknown:
+        p.error("unrecognized arguments: {}".format(" ".join(unknown)))
+    args.overrides = in_command_line_order(argv, args.overrides + args.overrides_after_tags + later)
+    del args.overrides_after_tags
+    return args
+
+
+def in_command_line_order(argv: List[str], words: List[str]) -> List[str]:
+    """``words`` sorted by where they stand in ``argv`` (``--wandb_tags=a=1`` has no place: it goes last)."""
+    taken: set = set()
+    positions = []
+    for word in words:
+        position = next((i for i, arg in enumerate(argv) if arg == word and i not in taken), len(argv))
+        taken.add(position)
+        positions.append(position)
+    return [word for _, _, word in sorted(zip(positions, range(len(words)), words))]
+
+
+class TagsAction(argparse.Action):
+    """``--wandb_tags``: the words up to the first ``key.path=value``; that one and any after it are overrides."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: Optional[str] = None) -> None:
+        cut = next((i for i, value in enumerate(values) if "=" in value), len(values))
+        namespace.wandb_tags = (namespace.wandb_tags or []) + list(values[:cut])
+        namespace.overrides_after_tags = namespace.overrides_after_tags + list(values[cut:])
 
 
 def wandb_overrides(args: argparse.Namespace) -> Dict[str, Any]:
@@ -85,26 +111,39 @@ def wandb_overrides(args: argparse.Namespace) -> Dict[str, Any]:
 def parse_value(text: str) -> Any:
     """A command-line value typed by YAML rules (numbers like 1e-4 included)."""
     value = yaml.safe_load(text) if text.strip() else ""
-    if isinstance(value, str) and _NUMBER.match(value):
-        return float(value)
+    if isinstance(value, str) and number_in_text(value) is not None:
+        return number_in_text(value)
     return value
 
 
-def set_path(cfg: Dict[str, Any], path: str, value: Any, where: str) -> None:
+def set_path(cfg: Dict[str, Any], path: str, value: Any, source: str) -> None:
     """Set the dotted ``path`` of ``cfg`` to ``value``; every key on the path must exist already."""
     node, keys = cfg, path.split(".")
     for depth, key in enumerate(keys):
         if not isinstance(node, dict) or key not in node:
             known = ", ".join(sorted(map(str, node))) if isinstance(node, dict) else "none (not a mapping)"
-            raise UsageError("{} {}: `{}` has no key `{}`; keys there: {}".format(
-                where, path, ".".join(keys[:depth]) or "<top level>", key, known))
+            raise UsageError("{}: `{}` has no key `{}`; keys there: {}".format(
+                source, ".".join(keys[:depth]) or "<top level>", key, known))
         if depth == len(keys) - 1:
             node[key] = value
         node = node[key]
 
 
-def apply_override(cfg: Dict[str, Any], assignment: str) -> None:
-    """Apply one trailing ``key.path=value`` argument; any ``wandb.<key>`` of the section may be added."""
+def assign(cfg: Dict[str, Any], path: str, value: Any, source: str) -> None:
+    """Set a dotted path for an override or preset; a ``wandb.<key>`` is checked at once and may be new."""
+    section, _, key = path.partition(".")
+    if section == "wandb" and key and isinstance(cfg.get("wandb") or {}, dict):
+        try:
+            parse_wandb_section({key: value}, source)
+        except ConfigError as exc:
+            raise UsageError(str(exc))
+        cfg["wandb"] = dict(cfg.get("wandb") or {}, **{key: value})
+        return
+    set_path(cfg, path, value, source)
+
+
+def apply_override(cfg: Dict[str, Any], assignment: str) -> str:
+    """Apply one trailing ``key.path=value`` argument; returns the path."""
     path, sep, text = assignment.partition("=")
     if not sep or not path:
         raise UsageError("override {!r}: expected key.path=value".format(assignment))
@@ -112,29 +151,34 @@ def apply_override(cfg: Dict[str, Any], assignment: str) -> None:
         value = parse_value(text)
     except yaml.YAMLError as exc:
         raise UsageError("override {}: value is not valid YAML: {}".format(assignment, str(exc).replace("\n", " ")))
-    section, _, key = path.partition(".")
-    if section == "wandb" and key in WANDB_KEYS and isinstance(cfg.get("wandb") or {}, dict):
-        cfg["wandb"] = dict(cfg.get("wandb") or {}, **{key: value})
-        return
-    set_path(cfg, path, value, "override")
+    assign(cfg, path, value, "override {}".format(assignment))
+    return path
 
 
-def apply_preset(cfg_train: Dict[str, Any], name: str, path: str) -> None:
-    """Apply a named preset: its overrides, and its group/tags/notes to the wandb: section."""
+def apply_preset(cfg_train: Dict[str, Any], name: str, path: str) -> List[str]:
+    """Apply a named preset: its overrides, and its group/tags/notes to the wandb: section; returns the paths set."""
     presets = read_yaml(path, "--presets_file").get("presets") or {}
+    if not isinstance(presets, dict):
+        raise UsageError("--presets_file {}: `presets` must be a mapping of names to presets".format(path))
     if name not in presets:
         raise UsageError("--preset {}: not in {}; choose one of {}".format(name, path, ", ".join(sorted(presets))))
     preset = presets[name] or {}
+    source = "--preset {} ({})".format(name, path)
+    if not isinstance(preset, dict):
+        raise UsageError("{}: must be a mapping with overrides, group, tags, notes".format(source))
     unknown = set(preset) - {"overrides", "group", "tags", "notes"}
     if unknown:
         raise UsageError("--presets_file {}: preset {} has unknown keys {}; allowed: overrides, group, tags, "
-                         "notes".format(path, name, ", ".join(sorted(unknown))))
-    for key, value in (preset.get("overrides") or {}).items():
-        set_path(cfg_train, key, value, "--preset {}:".format(name))
-    if cfg_train.get("wandb") is None:
-        cfg_train["wandb"] = {}
-    if isinstance(cfg_train["wandb"], dict):
-        cfg_train["wandb"].update({k: preset[k] for k in ("group", "tags", "notes") if k in preset})
+                         "notes".format(path, name, ", ".join(sorted(map(str, unknown)))))
+    overrides = preset.get("overrides") or {}
+    if not isinstance(overrides, dict):
+        raise UsageError("{}: `overrides` must be a mapping of key.path: value, got {}".format(
+            source, type(overrides).__name__))
+    assignments = [(str(key), value) for key, value in overrides.items()]
+    assignments += [("wandb." + key, preset[key]) for key in ("group", "tags", "notes") if key in preset]
+    for key, value in assignments:
+        assign(cfg_train, key, value, source)
+    return [key for key, _ in assignments]
 
 
 def read_yaml(path: str, flag: str) -> Dict[str, Any]:
@@ -154,25 +198,40 @@ def read_yaml(path: str, flag: str) -> Dict[str, Any]:
 
 
 def load_configs(args: argparse.Namespace):
-    """Check every input and return (cfg_env, cfg_train, wandb settings) before anything is built."""
-    from hsi_wandb.builtin.registry import default_config_paths
-    from hsi_wandb.builtin.tasks import TASKS
+    """Check every input and return (cfg_env, cfg_train, wandb settings) before anything is built.
 
+    The flags that set config values (--num_envs, --motion_file, --horizon_length, --minibatch_size) are
+    applied here, so the configs returned (and logged) hold what the run uses.
+    """
     for flag, task in (("--task", args.task), ("--eval_task", args.eval_task)):
-        if task is not None and task not in TASKS:
-            raise UsageError("{} {}: unknown task; choose one of {}".format(flag, task, ", ".join(sorted(TASKS))))
+        if task is not None and task not in CONFIG_STEMS:
+            raise UsageError("{} {}: unknown task; choose one of {}".format(flag, task,
+                                                                            ", ".join(sorted(CONFIG_STEMS))))
+    check_flags(args)
     default_env, default_train = default_config_paths(args.task)
     args.cfg_env, args.cfg_train = args.cfg_env or default_env, args.cfg_train or default_train
+    env_file, train_file = "--cfg_env {}".format(args.cfg_env), "--cfg_train {}".format(args.cfg_train)
     cfg_env = read_yaml(args.cfg_env, "--cfg_env")
     cfg_train = read_yaml(args.cfg_train, "--cfg_train")
+    train_sources: Dict[str, str] = {}
     if args.preset:
-        apply_preset(cfg_train, args.preset, args.presets_file)
+        source = "--preset {} ({})".format(args.preset, args.presets_file)
+        train_sources.update((path, source) for path in apply_preset(cfg_train, args.preset, args.presets_file))
     for assignment in args.overrides:
-        apply_override(cfg_train, assignment)
-    if not isinstance(cfg_env.get("env"), dict):
-        raise UsageError("--cfg_env {}: missing the `env:` section".format(args.cfg_env))
-    if not isinstance(cfg_train.get("params"), dict) or not isinstance(cfg_train["params"].get("config"), dict):
-        raise UsageError("--cfg_train {}: missing the `params: config:` section".format(args.cfg_train))
+        train_sources[apply_override(cfg_train, assignment)] = "override {}".format(assignment)
+    try:
+        settings = resolve_settings(cfg_train, args.cfg_train, overrides=wandb_overrides(args))
+    except ConfigError as exc:
+        raise UsageError(str(exc))
+    env_sources = apply_flags(args, cfg_env, "env", {"num_envs": "numEnvs", "motion_file": "motion_file"})
+    train_sources.update(apply_flags(args, cfg_train, "params.config",
+                                     {"horizon_length": "horizon_length", "minibatch_size": "minibatch_size"}))
+    check_config(cfg_env, ENV_KEYS, env_file, env_sources)
+    check_config(cfg_train, TRAIN_KEYS, train_file, train_sources)
+    if cfg_env["env"].get("motion_file") is not None:
+        check_motion_file(cfg_env["env"]["motion_file"], env_sources.get("env.motion_file", env_file))
+    if not args.test:
+        check_training_batch(cfg_env, cfg_train, dict(env_sources, **train_sources), env_file, train_file)
     if args.checkpoint and not os.path.isfile(args.checkpoint):
         raise UsageError("--checkpoint {}: file not found".format(args.checkpoint))
     if args.test and not args.checkpoint:
@@ -180,20 +239,38 @@ def load_configs(args: argparse.Namespace):
     if args.checkpoint and not args.test and args.resume != 1:
         raise UsageError("--checkpoint {}: to continue training from it add --resume 1; to run it add --test".format(
             args.checkpoint))
-    if args.motion_file:
-        if not os.path.isfile(args.motion_file):
-            raise UsageError("--motion_file {}: file not found".format(args.motion_file))
-        cfg_env["env"]["motion_file"] = args.motion_file
-    try:
-        settings = resolve_settings(cfg_train, args.cfg_train, overrides=wandb_overrides(args))
-    except ConfigError as exc:
-        raise UsageError(str(exc))
     return cfg_env, cfg_train, settings
+
+
+def apply_flags(args: argparse.Namespace, cfg: Dict[str, Any], section: str, keys: Dict[str, str]) -> Dict[str, str]:
+    """Set ``section.<key>`` from each flag given (when the section is a mapping); returns who set which path."""
+    node = lookup(cfg, section)
+    sources = {}
+    for flag, key in keys.items():
+        value = getattr(args, flag)
+        if value is not None and isinstance(node, dict):
+            node[key] = value
+            sources["{}.{}".format(section, key)] = "--{} {}".format(flag, value)
+    return sources
+
+
+def check_training_batch(cfg_env: Dict[str, Any], cfg_train: Dict[str, Any], sources: Dict[str, str],
+                         env_file: str, train_file: str) -> None:
+    """The batch splits into whole minibatches; the message blames the value a flag, override or preset set."""
+    config = cfg_train["params"]["config"]
+    paths = {"num_envs": "env.numEnvs", "horizon_length": "params.config.horizon_length",
+             "minibatch_size": "params.config.minibatch_size"}
+    values = {"num_envs": cfg_env["env"]["numEnvs"], "horizon_length": config["horizon_length"],
+              "minibatch_size": config["minibatch_size"]}
+    files = {"num_envs": env_file, "horizon_length": train_file, "minibatch_size": train_file}
+    named = {name: source_of(path, sources, "{}: `{}`".format(files[name], path)) for name, path in paths.items()}
+    blame = next((name for name in BATCH_FLAGS if not named[name].startswith(files[name] + ":")), "minibatch_size")
+    check_batch(values, named, blame)
 
 
 def rl_config_for(args: argparse.Namespace, task: str, cfg_env: Dict[str, Any], cfg_train: Dict[str, Any],
                   resume_from: Optional[str]) -> Dict[str, Any]:
-    """The rl_games config with the command-line overrides applied."""
+    """The rl_games config with the remaining flags (device, seed, epochs) applied."""
     from hsi_wandb.builtin.registry import build_rl_config
 
     train_dir, experiment = args.output_path, None
@@ -201,14 +278,9 @@ def rl_config_for(args: argparse.Namespace, task: str, cfg_env: Dict[str, Any], 
         experiment_dir = os.path.dirname(os.path.dirname(os.path.abspath(resume_from)))
         train_dir, experiment = os.path.dirname(experiment_dir), os.path.basename(experiment_dir)
     max_epochs = 1 if args.dry_run else args.max_iterations
-    rl_config = build_rl_config(task, cfg_env, cfg_train, rl_device=args.rl_device, seed=args.seed,
-                                num_envs=args.num_envs, max_epochs=max_epochs, checkpoint=resume_from,
-                                train_dir=train_dir, experiment_name=experiment)
-    config = rl_config["params"]["config"]
-    for key in ("horizon_length", "minibatch_size"):
-        if getattr(args, key) is not None:
-            config[key] = getattr(args, key)
-    return rl_config
+    return build_rl_config(task, cfg_env, cfg_train, rl_device=args.rl_device, seed=args.seed,
+                           max_epochs=max_epochs, checkpoint=resume_from, train_dir=train_dir,
+                           experiment_name=experiment)
 
 
 class RewardReport:

@@ -13,7 +13,7 @@ tasks and AMP agent are ``hsi_wandb.builtin``. Example with any SummaryWriter::
     run.finish(0)
 
 Environment:
-    WANDB_MODE      online | offline | disabled; overrides ``wandb.mode`` in the training YAML.
+    WANDB_MODE      online | offline | disabled (any case; empty is unset); overrides ``wandb.mode``.
     WANDB_API_KEY   credentials (also read from ./.env); without them online falls back to offline.
     WANDB_BASE_URL  the W&B server; probed before an online start.
 """

@@ -67,16 +67,13 @@ _FIELD_TYPES = {
     "histogram_freq": (int,),
     "save_code": (bool,),
 }
-_TYPE_WORDS = {str: "a string", type(None): "null", list: "a list of strings", int: "a number", float: "a number",
-               bool: "true or false"}
+_TYPE_WORDS = {str: "a string", type(None): "null", list: "a list of strings", int: "a whole number",
+               float: "a number", bool: "true or false"}
 
 
 def _describe(types) -> str:
-    words = []
-    for t in types:
-        if _TYPE_WORDS[t] not in words:
-            words.append(_TYPE_WORDS[t])
-    return " or ".join(words)
+    """``(int, float)`` is "a number", ``(int,)`` "a whole number"."""
+    return " or ".join(_TYPE_WORDS[t] for t in types if not (t is int and float in types))
 
 
 def _check_choice(source: str, key: str, value: Any, allowed) -> None:
@@ -150,10 +147,19 @@ def _environment_values(environ: Mapping[str, str]) -> Dict[str, Any]:
     if "tags" in values:
         values["tags"] = [t.strip() for t in values["tags"].split(",") if t.strip()]
     if "mode" in values:
-        mode = values["mode"].lower()
+        mode = values["mode"].strip().lower()
         values["mode"] = _ENV_MODE_ALIASES.get(mode, mode)
         _check_choice("environment", "WANDB_MODE", values["mode"], MODES)
     return values
+
+
+def _normalise_mode_variable(environ: Any) -> None:
+    """Leave WANDB_MODE as W&B itself accepts it (it reads the variable too): lower case, and unset when empty."""
+    value = environ.get("WANDB_MODE")
+    if value is not None and not value.strip():
+        del environ["WANDB_MODE"]
+    elif value is not None:
+        environ["WANDB_MODE"] = value.strip().lower()
 
 
 @dataclass
@@ -182,6 +188,7 @@ def resolve_settings(train_cfg: Mapping[str, Any], source: str = "<config>",
     (WANDB_MODE, WANDB_PROJECT, WANDB_ENTITY, WANDB_NAME, WANDB_RUN_GROUP, WANDB_TAGS, WANDB_NOTES),
     the config file, the defaults. ``use_wandb: auto`` turns W&B on when an API key is in the
     environment or ./.env, or when a mode was chosen explicitly by the environment or command line.
+    An empty WANDB_MODE counts as unset; a valid one in ``os.environ`` is rewritten the way W&B accepts it.
     """
     environ = os.environ if environ is None else environ
     if not isinstance(train_cfg, Mapping):
@@ -198,6 +205,8 @@ def resolve_settings(train_cfg: Mapping[str, Any], source: str = "<config>",
     merged.update(env_values)
     merged.update(cli)
     section = parse_wandb_section(merged, source)
+    if environ is os.environ:
+        _normalise_mode_variable(os.environ)
     key = environ.get("WANDB_API_KEY") or dotenv_api_key()
     if use is False or (use == "auto" and not key and "mode" not in env_values and "mode" not in cli):
         mode = "disabled"

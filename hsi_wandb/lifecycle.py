@@ -1,9 +1,10 @@
 """The W&B run lifecycle: start (rank 0 only, offline fallback), every W&B call guarded, finish with an exit code."""
+import http.client
 import json
 import os
 import queue
 import shutil
-import socket
+import ssl
 import sys
 import threading
 import warnings
@@ -76,17 +77,31 @@ def _netrc_has_key(host: str) -> bool:
 
 
 def _offline_reason(environ: Mapping[str, str], api_key: Optional[str] = None) -> Optional[str]:
-    """Why an online run cannot start here (no credentials, server unreachable), or None when it can."""
+    """Why an online run cannot start here, or None when it can.
+
+    No credentials, or a server that does not answer an HTTP request within PROBE_TIMEOUT seconds: one that is
+    down, or one that accepts connections and never answers (W&B's own login and init would wait far longer).
+    """
     url = urlparse(environ.get("WANDB_BASE_URL") or DEFAULT_BASE_URL)
     host = url.hostname or ""
     if not (api_key or environ.get("WANDB_API_KEY") or environ.get("WANDB_IDENTITY_TOKEN_FILE")
             or _netrc_has_key(host)):
         return "no W&B API key (set WANDB_API_KEY, put it in ./.env, or run `wandb login`)"
     port = url.port or (443 if url.scheme == "https" else 80)
+    if url.scheme == "https":
+        unverified = ssl.create_default_context()
+        unverified.check_hostname, unverified.verify_mode = False, ssl.CERT_NONE
+        connection: http.client.HTTPConnection = http.client.HTTPSConnection(host, port, timeout=PROBE_TIMEOUT,
+                                                                             context=unverified)
+    else:
+        connection = http.client.HTTPConnection(host, port, timeout=PROBE_TIMEOUT)
     try:
-        socket.create_connection((host, port), timeout=PROBE_TIMEOUT).close()
-    except OSError as exc:
-        return "W&B server {}:{} unreachable ({})".format(host, port, exc)
+        connection.request("HEAD", "/")
+        connection.getresponse()
+    except (OSError, http.client.HTTPException) as exc:
+        return "W&B server {}:{} unreachable or not answering ({}: {})".format(host, port, type(exc).__name__, exc)
+    finally:
+        connection.close()
     return None
 
 
@@ -306,6 +321,8 @@ def start_run(settings: WandbSettings, run_dir: str, config: Mapping[str, Any], 
     if settings.api_key:
         run_settings["api_key"] = settings.api_key
     try:
+        if mode == "offline":  # W&B's process-wide mode rules its telemetry, which calls the server at exit
+            wandb.setup(settings=wandb.Settings(mode="offline"))
         run = wandb.init(mode=mode, settings=wandb.Settings(**run_settings), **kwargs)
     except Exception as exc:
         if mode != "online":

@@ -24,6 +24,7 @@ from .evaluation import CHECKPOINT_KEY, trained_run_id
 from .lifecycle import NullRun, load_run_record, save_run_record, say, start_run
 from .mixing import Mixin, mix_into
 from .model_stats import GradNormTracker, gpu_memory, histogram_data
+from .numbers import with_numbers
 from .provenance import git_state
 from .rl_games_player import attach_player
 from .sinks import JsonlBackup, ProgressBar, RowFanout
@@ -36,7 +37,7 @@ class WandbOptions:
 
     settings: WandbSettings
     config: Dict[str, Any] = field(default_factory=dict)
-    """Logged as the W&B run config: the whole training YAML plus ``extra_config``."""
+    """Logged as the W&B run config: the training YAML plus ``extra_config``, with ``5e-4`` as a number."""
     task: Optional[str] = None
     """Task name, used in generated run names."""
     files: List[str] = field(default_factory=list)
@@ -54,8 +55,8 @@ def make_options(train_cfg: Mapping[str, Any], source: str = "<config>",
     ``overrides`` are command-line values for the ``wandb:`` section (plus ``use_wandb``).
     """
     settings = resolve_settings(train_cfg, source, overrides=overrides)
-    config = dict(train_cfg, wandb=dataclasses.asdict(settings.wandb))
-    config.update(extra_config or {})
+    config = with_numbers(dict(train_cfg, **(extra_config or {})))
+    config["wandb"] = dataclasses.asdict(settings.wandb)
     git = git_state()
     if git:
         config["git"] = git
@@ -174,7 +175,7 @@ class WandbMixin(Mixin):
     def update_epoch(self) -> int:
         """Start a new epoch: close the previous epoch's row (with its model statistics) and send it."""
         if self._wandb_writer is not None:
-            self._wandb_epoch_stats()
+            self._wandb_close_row()
         epoch = self._wandb_next().update_epoch()
         if self._wandb_writer is not None:
             self._wandb_writer.begin_epoch(epoch)
@@ -253,16 +254,20 @@ class WandbMixin(Mixin):
                         "them and W&B keeps both (plot against frame; nothing is dropped)".format(last, frame))
         say(message)
 
-    def _wandb_epoch_stats(self) -> None:
-        """Add gradient/parameter norms and GPU memory to the closing row; histograms every ``histogram_freq``."""
+    def _wandb_close_row(self) -> None:
+        """Send the epoch's row with norms and GPU memory, then (every ``histogram_freq``) histograms at its frame."""
         writer, epoch = self._wandb_writer, int(getattr(self, "epoch_num", 0))
-        if self._wandb_grad_norms is None or writer is None or not writer.pending:
+        if writer is None:
+            return
+        if self._wandb_grad_norms is None or not writer.pending:
+            writer.flush_row()
             return
         writer.add_row_values(self._wandb_grad_norms.epoch_values())
         writer.add_row_values(gpu_memory(getattr(self, "ppo_device", "cpu")))
+        frame = writer.row_frame
+        writer.flush_row()
         section = self._wandb_options.settings.wandb
         if section.histograms != "none" and epoch % section.histogram_freq == 0:
-            frame = int(getattr(self, "frame", 0))
             self._wandb_run.log_histograms(frame, epoch, histogram_data(self.model, section.histograms))
 
     def _wandb_end(self, exit_code: int, final: bool) -> None:
@@ -270,8 +275,7 @@ class WandbMixin(Mixin):
         if flush is not None:
             flush()
         if self._wandb_writer is not None:
-            self._wandb_epoch_stats()
-            self._wandb_writer.flush_row()
+            self._wandb_close_row()
             self._wandb_rewire(self._wandb_writer, self._wandb_writer.wrapped)
             self.writer = self._wandb_writer.wrapped
             self._wandb_writer = None

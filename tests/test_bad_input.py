@@ -66,7 +66,7 @@ YAML_TEXT = st.one_of(st.text(), st.lists(st.one_of(YAML_PIECES, st.text(max_siz
 
 def cli_args(tmp_path, train_text, overrides=()):
     """run.py's parsed arguments for a --cfg_train holding ``train_text`` and a valid --cfg_env."""
-    (tmp_path / "env.yaml").write_text("env: {numEnvs: 4}\n")
+    (tmp_path / "env.yaml").write_text("env: {numEnvs: 4, episodeLength: 10}\nsim: {dt: 0.03}\n")
     (tmp_path / "train.yaml").write_text(train_text, encoding="utf-8")
     return run.parse_args(["--cfg_env", str(tmp_path / "env.yaml"), "--cfg_train", str(tmp_path / "train.yaml")]
                           + list(overrides))
@@ -92,7 +92,9 @@ OVERRIDES = st.lists(st.one_of(
     st.text(max_size=10)), max_size=2)
 
 
-TRAINABLE_CFG = st.fixed_dictionaries({"params": st.just({"config": {"name": "x"}})}, optional={
+TRAINABLE = {"algo": {"name": "amp"}, "model": {"name": "amp"}, "network": {"name": "amp"},
+             "config": {"name": "x", "horizon_length": 4, "minibatch_size": 16}}
+TRAINABLE_CFG = st.fixed_dictionaries({"params": st.just(TRAINABLE)}, optional={
     "use_wandb": st.one_of(st.sampled_from([True, False, "auto"]), YAML_LIKE),
     "wandb": st.dictionaries(st.sampled_from(WANDB_KEYS), SCALARS, max_size=5)})
 

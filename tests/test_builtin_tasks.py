@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from hsi_wandb.builtin import motions
+from hsi_wandb.builtin.inputs import PROJECT_ROOT
 from hsi_wandb.builtin.registry import create_task, load_task_configs
 
 TASK_NAMES = ['PointMassTraj', 'PointMassReach', 'PointMassMultiTask']
@@ -107,7 +108,7 @@ def test_demo_obs_match_amp_space():
 def test_shipped_motion_file_regenerates_deterministically(tmp_path):
     out = str(tmp_path / 'clips.npz')
     motions.main([out])
-    shipped = np.load(os.path.join(motions.PROJECT_ROOT, 'cfg', 'motions', 'point_mass_reference.npz'))
+    shipped = np.load(os.path.join(PROJECT_ROOT, 'cfg', 'motions', 'point_mass_reference.npz'))
     regenerated = np.load(out)
     np.testing.assert_allclose(shipped['vel'], regenerated['vel'], atol=1e-6)
     np.testing.assert_allclose(shipped['pos'], regenerated['pos'], atol=1e-5)

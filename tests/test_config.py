@@ -1,5 +1,6 @@
 """Config validation, WANDB_MODE precedence, the online -> offline fallback and the run's row sending, against
 real wandb."""
+import os
 import threading
 import time
 
@@ -81,6 +82,23 @@ def test_precedence_command_line_then_environment_then_file(environ, cli, expect
 def test_bad_command_line_value_names_the_command_line():
     with pytest.raises(ConfigError, match="command line: `wandb.mode` is 'sometimes'"):
         resolve_settings({"use_wandb": True}, "x.yaml", environ={}, overrides={"mode": "sometimes"})
+
+
+@pytest.mark.parametrize("value,expected", [("OFFLINE", "offline"), (" Disabled ", "disabled"), ("DryRun", "dryrun")])
+def test_wandb_mode_variable_is_normalised_for_wandb_too(tmp_path, monkeypatch, capfd, value, expected):
+    monkeypatch.setenv("WANDB_MODE", value)
+    s = resolve_settings({"use_wandb": True}, "x.yaml")
+    assert os.environ["WANDB_MODE"] == expected and s.mode == {"dryrun": "offline"}.get(expected, expected)
+    run = start_run(s, str(tmp_path / "exp"), {})
+    run.finish(0)
+    assert run.mode == s.mode if s.enabled else isinstance(run, NullRun)
+    assert "WANDB_MODE" not in capfd.readouterr().err, "W&B takes the variable without a warning"
+
+
+def test_an_empty_wandb_mode_variable_counts_as_unset(monkeypatch):
+    monkeypatch.setenv("WANDB_MODE", "")
+    s = resolve_settings({"use_wandb": True, "wandb": {"mode": "disabled"}}, "x.yaml", overrides={"mode": "offline"})
+    assert s.mode == "offline" and "WANDB_MODE" not in os.environ
 
 
 def test_bad_wandb_mode_environment_variable():

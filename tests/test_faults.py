@@ -95,6 +95,41 @@ def test_unreachable_wandb_falls_back_offline_and_training_completes(tmp_path, m
     assert_mirrored(tensorboard_scalars(exp_dir), run.history)
 
 
+SILENT_SERVER_ADDED_S = 6
+"""README's fault table: what a server that accepts connections and never answers adds, start to exit."""
+SHORT_RUN = """
+import sys
+sys.path[:0] = {paths!r}
+from hsi_wandb import resolve_settings, start_run
+
+run = start_run(resolve_settings({{"use_wandb": True, "wandb": {{"mode": "online", "init_timeout": 5}}}}), "exp", {{}})
+for epoch in range(1, 4):
+    run.log_row({{"frame": 100 * epoch, "epoch": epoch, "losses/a_loss": 0.5}})
+run.finish(0)
+"""
+
+
+@pytest.mark.slow
+def test_a_silent_server_adds_at_most_the_documented_time_and_the_last_line_names_the_offline_run(
+        tmp_path, monkeypatch, silent_server):
+    (tmp_path / ".env").write_text("WANDB_API_KEY=" + "k" * 40 + "\n")
+    started = time.monotonic()
+    baseline = run_child(SHORT_RUN, monkeypatch)
+    baseline_s = time.monotonic() - started
+    monkeypatch.delenv("WANDB_MODE")
+    monkeypatch.setenv("WANDB_BASE_URL", silent_server)
+    started = time.monotonic()
+    proc = run_child(SHORT_RUN, monkeypatch)
+    added_s = time.monotonic() - started - baseline_s
+    assert baseline.returncode == proc.returncode == 0, proc.stderr[-2000:]
+    assert added_s < SILENT_SERVER_ADDED_S, (added_s, baseline_s)
+    assert proc.stderr.count("logging offline instead") == 1
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("hsi_wandb: offline run saved; to upload it, run: wandb sync ") and "offline-run-" in last
+    assert [r["epoch"] for r in OfflineRun(last.split()[-1]).history] == [1, 2, 3]
+    assert not [d for d in os.listdir(tmp_path / "exp" / "wandb") if d.startswith("run-")], "no online attempt left"
+
+
 KILL_AT = 4
 KILL_SCRIPT = """
 import sys

@@ -87,6 +87,12 @@ def test_norms_every_epoch_and_opt_in_histograms_reach_the_run(tmp_path):
     assert all(r["info/grad_norm"] > 0 and r["info/param_norm"] > 0 for r in scalar_rows)
     histogram_rows = [r for r in rows if any(k.startswith("parameters/") for k in r)]
     assert [r["epoch"] for r in histogram_rows] == [2, 4]
+    for histogram_row in histogram_rows:
+        position = rows.index(histogram_row)
+        own_epoch = rows[position - 1]
+        assert own_epoch["epoch"] == histogram_row["epoch"] and own_epoch["frame"] == histogram_row["frame"]
+    frames = [r["frame"] for r in rows]
+    assert frames == sorted(frames), "frame never goes backwards"
     assert any(k.startswith("gradients/") and k.endswith("._type") for k in histogram_rows[0])
     assert not any(k.startswith("parameters/") for r in scalar_rows for k in r), "off the scalar rows"
 

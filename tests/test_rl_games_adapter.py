@@ -61,7 +61,9 @@ def trained(tmp_path_factory):
     """One offline training run shared by the assertions below."""
     tmp_path = tmp_path_factory.mktemp("adapter")
     with working_in(tmp_path):
-        exp_dir = train(tmp_path, save_best_after=2)
+        cfg = tiny_env.train_config(tmp_path / "runs", save_best_after=2, learning_rate="3e-4")
+        exp_dir = train(tmp_path, cfg)
+        assert cfg["params"]["config"]["learning_rate"] == "3e-4", "the agent gets the YAML's value unchanged"
         (run_dir,) = offline_runs(exp_dir)
         yield tmp_path, exp_dir, OfflineRun(run_dir)
 
@@ -69,7 +71,7 @@ def trained(tmp_path_factory):
 def test_run_ends_with_exit_code_zero_and_logs_the_config(trained):
     _, _, run = trained
     assert run.exit_code == 0
-    assert run.config["params"]["config"]["learning_rate"] == 3e-4
+    assert run.config["params"]["config"]["learning_rate"] == 3e-4, "PyYAML's '3e-4' is logged as a number"
     assert run.config["wandb"]["project"] == "hsi-wandb-tests"
 
 

@@ -32,13 +32,16 @@ def only_run(pattern="out/*"):
 
 
 def test_flags_beat_environment_which_beats_the_file(tmp_path):
-    env = dict(os.environ, WANDB_PROJECT="from-env", WANDB_RUN_GROUP="env-group", WANDB_NOTES="env notes")
-    run_py(*TINY, "--wandb_project", "from-flag", "--wandb_tags", "a", "b", "c", "--wandb_name", "my-run", env=env)
+    env = dict(os.environ, WANDB_PROJECT="from-env", WANDB_RUN_GROUP="env-group", WANDB_NOTES="env notes",
+               WANDB_MODE="OFFLINE")
+    proc = run_py(*TINY, "--wandb_project", "from-flag", "--wandb_tags", "a", "b", "c", "--wandb_name", "my-run",
+                  env=env)
     _, offline = only_run()
     (record,) = offline.of_type("run")
     assert record["project"] == "from-flag" and record["run_group"] == "env-group"
     assert record["display_name"] == "my-run" and record["tags"] == ["a", "b", "c"] and record["notes"] == "env notes"
     assert offline.config["wandb"]["project"] == "from-flag"
+    assert "WANDB_MODE" not in proc.stderr, "W&B accepts the normalised WANDB_MODE without a warning"
 
 
 def test_no_wandb_flag_turns_it_off_but_keeps_the_jsonl_backup(tmp_path):
@@ -50,8 +53,10 @@ def test_no_wandb_flag_turns_it_off_but_keeps_the_jsonl_backup(tmp_path):
 
 
 def test_jsonl_backup_holds_exactly_the_rows_sent_to_wandb(tmp_path):
-    run_py(*TINY)
+    run_py(*TINY, "--wandb_mode", "offline", env=dict(os.environ, WANDB_MODE=""))
     exp_dir, offline = only_run()
+    assert offline.config["env"]["env"]["numEnvs"] == 256, "the logged env config holds what ran"
+    assert offline.config["params"]["config"]["learning_rate"] == 5e-4, "the YAML's 5e-4 is logged as a number"
     backup = [json.loads(line) for line in open(os.path.join(exp_dir, "metrics.jsonl"))]
     history = [{k: v for k, v in row.items() if not k.startswith("_")} for row in offline.history]
     assert len(backup) == len(history) == 2
@@ -73,7 +78,7 @@ def test_preset_and_dotted_overrides_reach_the_logged_config(tmp_path):
 
 
 @pytest.mark.parametrize("argv,message", [
-    (["params.config.learning_rat=1"], "override params.config.learning_rat: `params.config` has no key "
+    (["params.config.learning_rat=1"], "override params.config.learning_rat=1: `params.config` has no key "
                                        "`learning_rat`; keys there:"),
     (["params.config.gamma.x=1"], "`params.config.gamma` has no key `x`; keys there: none (not a mapping)"),
     (["nonsense"], "override 'nonsense': expected key.path=value"),
@@ -106,9 +111,12 @@ def test_sweep_file_is_accepted_and_the_agent_command_line_sets_the_values(tmp_p
         a for a in sweep["command"][3:-1]] + ["{}={}".format(k, v) for k, v in swept.items()] + TINY
     proc = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "--wandb_tags" in sweep["command"], "the sweep's command puts tags before the swept overrides"
     _, offline = only_run()
     cfg = offline.config["params"]["config"]
     assert {k: cfg[k.split(".")[-1]] for k in swept} == swept
+    (record,) = offline.of_type("run")
+    assert record["tags"] == ["sweep"]
 
 
 def test_dry_run_trains_one_epoch_and_writes_no_checkpoint(tmp_path):

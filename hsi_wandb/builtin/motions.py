@@ -5,14 +5,12 @@ Regenerate the shipped clip file deterministically with
 """
 
 import argparse
-import os
 
 import numpy as np
 import torch
 
 from .body import amp_frame, integrate
-
-PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from .inputs import resolve_path
 
 DEFAULT_CONTROLLER = {
     'num_clips': 32,
@@ -76,13 +74,6 @@ def save_clips(path, pos, vel, dt):
     """Write clips to a compressed .npz motion file."""
     np.savez_compressed(path, pos=pos.numpy().astype(np.float32), vel=vel.numpy().astype(np.float32),
                         dt=np.float32(dt))
-
-
-def resolve_path(path):
-    """Find a config-relative file: as given, else relative to the project root."""
-    if os.path.isabs(path) or os.path.exists(path):
-        return path
-    return os.path.join(PROJECT_ROOT, path)
 
 
 class MotionLibrary:

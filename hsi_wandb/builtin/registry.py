@@ -1,7 +1,6 @@
 """Task registry and rl_games wiring: env/vecenv registration, config loading, a Runner with the AMP agent."""
 
 import copy
-import os
 
 import torch
 import yaml
@@ -13,15 +12,12 @@ from rl_games.torch_runner import Runner
 from .amp_agent import AMPAgent
 from .amp_network_builder import AMPBuilder
 from .amp_players import AMPPlayer
-from .motions import PROJECT_ROOT
+from .inputs import DEFAULT_TASK, default_config_paths
 from .rlg_env import BuiltinVecEnv
 from .tasks import TASKS
 
 ENV_NAME = 'hsi_builtin'
 VECENV_TYPE = 'HSI_BUILTIN'
-DEFAULT_TASK = 'PointMassTraj'
-CONFIG_STEMS = {'PointMassTraj': 'point_mass_traj', 'PointMassReach': 'point_mass_reach',
-                'PointMassMultiTask': 'point_mass_multi_task'}
 
 
 def default_rl_device():
@@ -55,13 +51,6 @@ def build_runner(algo_observer=None):
     runner.player_factory.register_builder('amp', lambda **kwargs: AMPPlayer(**kwargs))
     runner.model_builder.network_factory.register_builder('amp', lambda **kwargs: AMPBuilder())
     return runner
-
-
-def default_config_paths(task):
-    """(cfg/env/<task>.yaml, cfg/train/<task>_amp.yaml) for a built-in task, under the project root."""
-    stem = CONFIG_STEMS[task]
-    return (os.path.join(PROJECT_ROOT, 'cfg', 'env', stem + '.yaml'),
-            os.path.join(PROJECT_ROOT, 'cfg', 'train', stem + '_amp.yaml'))
 
 
 def load_task_configs(task=DEFAULT_TASK, cfg_env_path=None, cfg_train_path=None):
