@@ -373,18 +373,12 @@ def evaluate(args: argparse.Namespace, cfg_env: Dict[str, Any], cfg_train: Dict[
 
 def main(argv: Optional[List[str]] = None) -> int:
     """Parse, check every input, then train or evaluate; returns the process exit code."""
-    from hsi_wandb.builtin.amp_players import CheckpointMismatch
-
     args = parse_args(argv)
     try:
         cfg_env, cfg_train, _ = load_configs(args)
+        return evaluate(args, cfg_env, cfg_train) if args.test else train(args, cfg_env, cfg_train)
     except UsageError as exc:
         print("run.py: error: {}".format(exc), file=sys.stderr)
-        return 2
-    try:
-        return evaluate(args, cfg_env, cfg_train) if args.test else train(args, cfg_env, cfg_train)
-    except CheckpointMismatch as exc:
-        print("run.py: error: --checkpoint {}".format(exc), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("run.py: interrupted; resume with --checkpoint <experiment>/nn/<name>_interrupt.pth --resume 1",

@@ -11,7 +11,7 @@ from rl_games.algos_torch.running_mean_std import RunningMeanStd
 from rl_games.common import common_losses
 from rl_games.common.a2c_common import swap_and_flatten01
 
-from .amp_players import fitting
+from .inputs import fitting
 from .replay_buffer import ReplayBuffer
 
 AMP_DEFAULTS = {

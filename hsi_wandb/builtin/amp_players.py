@@ -1,8 +1,7 @@
 """Policy player for AMP checkpoints, shaped like TokenHSI's: ``run()`` evaluates through ``run_eval()`` in eval mode."""
-import contextlib
 import json
 import os
-from typing import Any, Dict, Iterator
+from typing import Any, Dict
 
 import torch
 from rl_games.algos_torch import players
@@ -10,22 +9,7 @@ from rl_games.algos_torch import players
 from hsi_wandb.evaluation import checkpoint_origin
 
 from .evaluation import evaluate
-
-
-class CheckpointMismatch(ValueError):
-    """A checkpoint whose weights do not fit the networks built for the task."""
-
-
-@contextlib.contextmanager
-def fitting(checkpoint: str, task: str) -> Iterator[None]:
-    """Turn ``load_state_dict``'s misfit error into CheckpointMismatch naming the checkpoint, task and first misfit."""
-    try:
-        yield
-    except RuntimeError as exc:
-        if "state_dict" not in str(exc):
-            raise
-        details = [line.strip() for line in str(exc).splitlines()[1:] if line.strip()] or [str(exc)]
-        raise CheckpointMismatch("{} does not fit task {}: {}".format(checkpoint, task, details[0].rstrip(".")))
+from .inputs import fitting
 
 
 class AMPPlayer(players.PpoPlayerContinuous):

@@ -1,7 +1,8 @@
 """The values the built-in runner reads from its flags and configs, checked before anything is built."""
+import contextlib
 import math
 import os
-from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Mapping, NamedTuple, Tuple
 
 from ..numbers import number_in_text
 
@@ -15,6 +16,23 @@ MAX_SEED = 2 ** 32 - 1
 
 class UsageError(Exception):
     """A bad command line or config file, reported in one line before anything is built."""
+
+
+class CheckpointMismatch(UsageError):
+    """A checkpoint whose weights do not fit the networks built for the task (found when it is loaded)."""
+
+
+@contextlib.contextmanager
+def fitting(checkpoint: str, task: str) -> Iterator[None]:
+    """Turn ``load_state_dict``'s misfit error into CheckpointMismatch naming the checkpoint, task and first misfit."""
+    try:
+        yield
+    except RuntimeError as exc:
+        if "state_dict" not in str(exc):
+            raise
+        details = [line.strip() for line in str(exc).splitlines()[1:] if line.strip()] or [str(exc)]
+        raise CheckpointMismatch("--checkpoint {} does not fit task {}: {}".format(
+            checkpoint, task, details[0].rstrip(".")))
 
 
 class Kind(NamedTuple):
