@@ -10,16 +10,19 @@ setup(
     packages=find_packages(include=["hsi_wandb", "hsi_wandb.*"]),
     package_data={"hsi_wandb": ["py.typed"]},
     python_requires=">=3.8",
+    # Floors: the oldest versions CI tests (its Python 3.8 stage). torch has none on purpose: install the torch
+    # your simulator and CUDA need first (README, "Supported versions").
     install_requires=[
         "torch",
         "rl-games==1.1.4",
         "gym==0.26.2",
-        "wandb>=0.17",
-        "tensorboardX",
-        "tensorboard",
-        "pyyaml",
-        "python-dotenv",
-        "tqdm",
+        "numpy>=1.24.4",
+        "wandb>=0.24.2",
+        "tensorboardX>=2.6.2.2",
+        "tensorboard>=2.14.0",
+        "pyyaml>=6.0.3",
+        "python-dotenv>=1.0.1",
+        "tqdm>=4.70.1",
     ],
     extras_require={"test": ["pytest", "hypothesis", "vermin"], "benchmark": ["py-spy"]},
 )

@@ -19,6 +19,8 @@ DEFAULT_BASE_URL = "https://api.wandb.ai"
 RUN_RECORD = "wandb_run.json"
 _DATA_DIR = "WANDB_DATA_DIR"
 PROBE_TIMEOUT = 3.0
+OUTBOX_ROWS = 1000
+SEND_STALL_TIMEOUT = 60.0
 
 
 def say(message: str) -> None:
@@ -80,7 +82,9 @@ def _offline_reason(environ: Mapping[str, str], api_key: Optional[str] = None) -
     """Why an online run cannot start here, or None when it can.
 
     No credentials, or a server that does not answer an HTTP request within PROBE_TIMEOUT seconds: one that is
-    down, or one that accepts connections and never answers (W&B's own login and init would wait far longer).
+    down, or one that accepts connections and never answers (W&B's own login and init would wait far longer, and
+    wandb 0.24, the newest for Python 3.8, leaves its service busy with such a start: every later start in the
+    process would wait out its own timeout).
     """
     url = urlparse(environ.get("WANDB_BASE_URL") or DEFAULT_BASE_URL)
     host = url.hostname or ""
@@ -116,7 +120,9 @@ class WandbRun:
 
     Rows (and histograms, tables) are handed to W&B by a sender thread, in order: ``run.log`` waits for
     W&B's client thread to take each record, and that wait (and a W&B service that stops reading) must not
-    hold up training. :meth:`finish` sends whatever is queued first.
+    hold up training. At most ``OUTBOX_ROWS`` rows wait, so memory stays flat when W&B's client is slower
+    than training; past that, training waits for W&B, and gives W&B up (one warning) when it takes no row
+    for ``SEND_STALL_TIMEOUT`` seconds. :meth:`finish` sends whatever is queued first.
 
     An offline run resumed from an earlier segment (``previous``, a run record) continues W&B's step after
     the earlier segment's last one: offline folders restart W&B's step at 0, and ``wandb sync`` of a later
@@ -141,10 +147,18 @@ class WandbRun:
         self._identity = {"run_id": run.id, "project": run.project, "entity": run.entity, "group": run.group,
                           "name": run.name, "mode": self.mode}
         self._data_dir_before: Optional[str] = None
-        self._outbox: "queue.Queue[Any]" = queue.Queue()
+        self._outbox: "queue.Queue[Any]" = queue.Queue(OUTBOX_ROWS)
         self._sender: Optional[threading.Thread] = None
         if owned and self.mode == "offline":
             self._stage_inside_run_folder()
+
+    def _forget_dead_run(self) -> None:
+        """Stop W&B offering this run as the current one, so the next start begins afresh with a new service.
+
+        A run whose service died stays ``wandb.run`` after its failed finish; the next start would reuse it.
+        """
+        if getattr(self._wandb, "run", None) is self._run:
+            self._wandb.run = None
 
     def _stage_inside_run_folder(self) -> None:
         """W&B stages files it copies (tables, media artifacts) under WANDB_DATA_DIR; keep them in the run folder."""
@@ -174,14 +188,23 @@ class WandbRun:
             self.last_frame = int(row["frame"])
 
     def _log(self, what: str, data: Dict[str, Any]) -> None:
-        """Queue ``data`` for the sender thread (started on first use)."""
+        """Queue ``data`` for the sender thread (started on first use); nothing once W&B failed."""
+        if self._failed:
+            return
         step = self._next_step
         if step is not None:
             self._next_step = step + 1
         if self._sender is None:
             self._sender = threading.Thread(target=self._send, name="hsi_wandb-rows", daemon=True)
             self._sender.start()
-        self._outbox.put((what, data, step))
+        try:
+            self._outbox.put((what, data, step), timeout=SEND_STALL_TIMEOUT)
+        except queue.Full:
+            self._attempt(what, self._stalled)
+
+    @staticmethod
+    def _stalled() -> None:
+        raise TimeoutError("W&B took no row for {:g} s while {} waited".format(SEND_STALL_TIMEOUT, OUTBOX_ROWS))
 
     def _send(self) -> None:
         while True:
@@ -272,6 +295,7 @@ class WandbRun:
         self._attempt("finish the run", self._run.finish, exit_code=exit_code)
         if self._failed:
             self._attempt("tear down", self._wandb.teardown)
+            self._forget_dead_run()
         if self._data_dir_before is not None:
             if self._data_dir_before:
                 os.environ[_DATA_DIR] = self._data_dir_before

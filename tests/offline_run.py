@@ -1,4 +1,8 @@
-"""Read an offline W&B run back with W&B's own reader, ``wandb leet inspect --json``."""
+"""Read an offline W&B run back with W&B's own reader, ``wandb leet inspect --json``.
+
+The reader is the ``wandb`` executable named by ``HSI_WANDB_READER``, by default the one beside the running Python:
+wandb releases older than ``leet`` (the newest for Python 3.8) are read back with a newer wandb's reader.
+"""
 import json
 import os
 import subprocess
@@ -9,8 +13,8 @@ _NON_FINITE = {"NaN": float("nan"), "Infinity": float("inf"), "-Infinity": float
 
 
 def wandb_cli():
-    """The ``wandb`` command of the running interpreter's environment."""
-    return os.path.join(os.path.dirname(sys.executable), "wandb")
+    """The ``wandb`` command that reads runs back: ``HSI_WANDB_READER``, else the running interpreter's own."""
+    return os.environ.get("HSI_WANDB_READER") or os.path.join(os.path.dirname(sys.executable), "wandb")
 
 
 class OfflineRun:

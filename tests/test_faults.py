@@ -8,16 +8,19 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import warnings
 
 import numpy as np
+import psutil
 import pytest
 import torch
 from rl_games.algos_torch import a2c_continuous
 from rl_games.torch_runner import Runner
 
 import tiny_env
+from hsi_wandb import lifecycle, resolve_settings, start_run
 from hsi_wandb.rl_games_mixin import apply_to_runner
 from offline_run import OfflineRun, offline_runs
 from test_rl_games_adapter import assert_mirrored, tensorboard_scalars, train
@@ -194,6 +197,56 @@ def test_wandb_service_killed_mid_run_training_tensorboard_and_checkpoints_go_on
 def test_wandb_service_killed_mid_run_prints_no_traceback(killed_service):
     proc, _ = killed_service
     assert "Traceback" not in proc.stderr
+
+
+OFFLINE = resolve_settings({"use_wandb": True, "wandb": {"mode": "offline"}}, "faults.yaml")
+
+
+def test_a_run_after_the_wandb_service_died_starts_at_once_with_a_new_service(tmp_path):
+    """The service of this process is killed for real; the next start in the process must not reuse or wait for it."""
+    run = start_run(OFFLINE, str(tmp_path / "first"), {})
+    (service,) = [p for p in psutil.Process().children(recursive=True) if p.name() == "wandb-core"]
+    service.kill()
+    service.wait(10)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        run.log_row({"frame": 1, "epoch": 1})
+        run.finish(0)
+        started = time.monotonic()
+        second = start_run(OFFLINE, str(tmp_path / "second"), {})
+        second.log_row({"frame": 2, "epoch": 1})
+        second.finish(0)
+    assert time.monotonic() - started < 15
+    (warned,) = hsi_warnings(caught)
+    assert "W&B failed to log a row" in warned
+    assert second.run_id != run.run_id and second.mode == "offline"
+    rows = OfflineRun(second.sync_dir)
+    assert [r["frame"] for r in rows.history] == [2] and rows.exit_code == 0
+
+
+def test_wandb_taking_no_row_holds_training_up_once_then_is_given_up(tmp_path, monkeypatch):
+    """With the outbox full and W&B's ``run.log`` stuck, training waits the stall timeout once, warns once, goes on."""
+    monkeypatch.setattr(lifecycle, "OUTBOX_ROWS", 5)
+    monkeypatch.setattr(lifecycle, "SEND_STALL_TIMEOUT", 0.5)
+    run = start_run(OFFLINE, str(tmp_path / "exp"), {})
+    release = threading.Event()
+    log = run._run.log
+
+    def stuck_log(*args, **kwargs):
+        release.wait()
+        return log(*args, **kwargs)
+
+    run._run.log = stuck_log
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        started = time.monotonic()
+        for epoch in range(1, 101):
+            run.log_row({"frame": 10 * epoch, "epoch": epoch})
+        assert time.monotonic() - started < 5
+        release.set()
+        run.finish(0)
+    (warned,) = hsi_warnings(caught)
+    assert "W&B failed to log a row (TimeoutError: W&B took no row for 0.5 s while 5 waited)" in warned
 
 
 def chattr(flag, path):

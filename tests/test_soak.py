@@ -45,7 +45,7 @@ def test_long_run_keeps_memory_flat_and_loses_no_row(tmp_path):
     writer.close()
     run.finish(0)
     (ours_10k, service_10k), (ours_end, service_end) = memory[10000], memory[ROWS]
-    assert ours_end - ours_10k < 32 * MIB, memory
+    assert ours_end - ours_10k < 8 * MIB, memory
     assert service_end - service_10k < 64 * MIB, memory
     rows = OfflineRun(run.sync_dir).history
     assert [r["epoch"] for r in rows] == list(range(1, ROWS + 1))
