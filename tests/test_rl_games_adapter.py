@@ -283,10 +283,12 @@ class ReturningPlayer(players.PpoPlayerContinuous):
     results = None
 
     def restore(self, fn):
-        """rl_games' restore, loading the whole pickle (plain rl_games checkpoints hold numpy scalars)."""
+        """rl_games' restore loading the whole pickle (plain rl_games checkpoints hold numpy scalars); the input
+        normaliser is outside the model on rl-games 1.1.4, inside it on 1.6."""
         checkpoint = torch.load(fn, weights_only=False)
         self.model.load_state_dict(checkpoint["model"])
-        self.running_mean_std.load_state_dict(checkpoint["running_mean_std"])
+        if "running_mean_std" in checkpoint:
+            self.running_mean_std.load_state_dict(checkpoint["running_mean_std"])
 
     def run(self):
         if self.config.get("eval"):
