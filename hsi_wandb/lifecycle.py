@@ -95,9 +95,9 @@ class WandbRun:
     W&B's client thread to take each record, and that wait (and a W&B service that stops reading) must not
     hold up training. :meth:`finish` sends whatever is queued first.
 
-    An offline run resumed from an earlier segment (``previous``, a run record) continues W&B's step after
-    the earlier segment's last one: offline folders restart W&B's step at 0, and ``wandb sync`` of a later
-    folder would otherwise overwrite the earlier rows. Online, W&B continues the step itself.
+    An offline run numbers W&B's steps itself, and a segment resumed from an earlier one (``previous``, a run
+    record) continues after that segment's last step: offline folders restart W&B's step at 0, and ``wandb
+    sync`` of a later folder would otherwise overwrite the earlier rows. Online, W&B continues the step itself.
     """
 
     def __init__(self, wandb: Any, run: Any, owned: bool, previous: Optional[Mapping[str, Any]] = None):
@@ -111,9 +111,10 @@ class WandbRun:
         self.mirrors_scalars = not getattr(wandb, "patched", {}).get("tensorboard")
         previous = dict(previous or {})
         self._sync_dirs = [d for d in previous.get("sync_dirs", []) if d != self.sync_dir] + [self.sync_dir]
-        resumed_offline = self.mode == "offline" and previous.get("last_step") is not None
-        self._next_step: Optional[int] = int(previous["last_step"]) + 1 if resumed_offline else None
         self.last_step: Optional[int] = previous.get("last_step")
+        self._next_step: Optional[int] = None
+        if owned and self.mode == "offline":
+            self._next_step = 0 if self.last_step is None else int(self.last_step) + 1
         self.last_frame: Optional[int] = previous.get("last_frame")
         self._identity = {"run_id": run.id, "project": run.project, "entity": run.entity, "group": run.group,
                           "name": run.name, "mode": self.mode}
@@ -155,6 +156,7 @@ class WandbRun:
         step = self._next_step
         if step is not None:
             self._next_step = step + 1
+            self.last_step = step
         if self._sender is None:
             self._sender = threading.Thread(target=self._send, name="hsi_wandb-rows", daemon=True)
             self._sender.start()
@@ -190,7 +192,7 @@ class WandbRun:
         if reference:
             artifact.add_reference("file://" + os.path.abspath(path), name=entry, checksum=False)
         else:
-            artifact.add_file(_relative_if_inside(path), name=entry, policy="immutable")
+            artifact.add_file(os.path.relpath(path), name=entry, skip_cache=True, policy="immutable")
         self._run.log_artifact(artifact, aliases=list(aliases))
 
     def attach_files(self, paths: List[str], code_root: Optional[str] = None) -> None:
@@ -229,9 +231,10 @@ class WandbRun:
         self._flush()
         if not self._owned:
             return
-        step = self._call("read the step", lambda: self._run.step)
-        if step is not None:
-            self.last_step = step - 1
+        if self._next_step is None:
+            step = self._call("read the step", lambda: self._run.step)
+            if step:
+                self.last_step = step - 1
         self._attempt("finish the run", self._run.finish, exit_code=exit_code)
         if self._failed:
             self._attempt("tear down", self._wandb.teardown)

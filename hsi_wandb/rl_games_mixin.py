@@ -137,6 +137,7 @@ class WandbMixin:
         self._wandb_grad_norms: Optional[GradNormTracker] = None
         self._wandb_resume_id: Optional[str] = None
         self._wandb_save_reason: Optional[str] = None
+        self._wandb_best_reward: Any = None
 
     def train(self) -> Any:
         """Train with the W&B run open; it is finished however training ends.
@@ -213,6 +214,7 @@ class WandbMixin:
             return
         options = self._wandb_options
         section = options.settings.wandb
+        self._wandb_best_reward = getattr(self, "last_mean_rewards", None)
         experiment_dir = self._wandb_experiment_dir()
         previous = self._wandb_previous_run(experiment_dir)
         name = previous.get("name") or section.name or generated_run_name(options.config, options.task)
@@ -313,14 +315,18 @@ class WandbMixin:
         max_epochs = getattr(self, "max_epochs", -1) or -1
         max_frames = getattr(self, "max_frames", -1) or -1
         save_freq = getattr(self, "save_freq", 0) or 0
+        best_reward = getattr(self, "last_mean_rewards", None)
         if self._wandb_save_reason:
             reason = self._wandb_save_reason
+        elif None not in (best_reward, self._wandb_best_reward) and best_reward > self._wandb_best_reward:
+            reason = "best"
         elif (0 < max_epochs <= epoch) or (0 < max_frames <= frame):
             reason = "final"
         elif save_freq > 0 and epoch % save_freq == 0:
             reason = "save_frequency"
         else:
-            reason = "best"
+            reason = "save"
+        self._wandb_best_reward = best_reward
         metadata: Dict[str, Any] = {"epoch": epoch, "frame": frame, "reason": reason}
         rewards = getattr(self, "game_rewards", None)
         if rewards is not None and getattr(rewards, "current_size", 0) > 0:
