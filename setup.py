@@ -21,5 +21,6 @@ setup(
         "python-dotenv",
         "tqdm",
     ],
+    entry_points={"console_scripts": ["hsi-wandb=hsi_wandb.sync:main"]},
     extras_require={"test": ["pytest", "hypothesis", "vermin"], "benchmark": ["py-spy"]},
 )

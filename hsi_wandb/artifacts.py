@@ -20,6 +20,14 @@ REASONS = ("interrupt", "final", "best", "save_frequency", "save")
 """Why rl_games saved, in the order that names a save point where several saves coincide."""
 
 
+def unshare(path: str) -> None:
+    """Unlink ``path`` if it has other hard links (a snapshot, also one of an earlier run segment), so the coming
+    save writes a new file instead of rewriting the snapshot's bytes in place."""
+    with contextlib.suppress(OSError):
+        if os.stat(path).st_nlink > 1:
+            os.unlink(path)
+
+
 class SavePoint:
     """The saves rl_games made at one (epoch, frame): the same weights under one or more file names."""
 
@@ -78,15 +86,8 @@ class CheckpointLogger:
         self._dir = os.path.join(run.sync_dir, "checkpoints") if self._enabled else ""
         self._seq = itertools.count()
         self._held: Optional[SavePoint] = None
-        self._snapshots: Dict[str, str] = {}
         self._queue: "queue.Queue[Any]" = queue.Queue()
         self._thread: Optional[threading.Thread] = None
-
-    def before_save(self, path: str) -> None:
-        """Unlink ``path`` if it is a hard link to a snapshot, so the coming save writes a new file."""
-        snapshot = self._snapshots.pop(os.path.abspath(path), None)
-        if snapshot and os.path.exists(path) and os.path.exists(snapshot) and os.path.samefile(path, snapshot):
-            self._guarded("release {}".format(path), os.unlink, path)
 
     def add(self, path: str, metadata: Dict[str, Any]) -> None:
         """Record a checkpoint rl_games has just written; ``metadata`` holds epoch, frame and reason."""
@@ -128,7 +129,6 @@ class CheckpointLogger:
         target = os.path.join(self._dir, "{:05d}-{}".format(next(self._seq), os.path.basename(path)))
         try:
             os.link(path, target)
-            self._snapshots[os.path.abspath(path)] = target
         except OSError:
             shutil.copyfile(path, target)
         return target

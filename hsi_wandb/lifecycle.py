@@ -244,8 +244,10 @@ class WandbRun:
             else:
                 os.environ.pop(_DATA_DIR, None)
         if self.mode == "offline":
-            say("offline run saved; to upload it, run: wandb sync {}".format(
-                " ".join(_relative_if_inside(d) for d in self._sync_dirs)))
+            experiment_dir = os.path.dirname(os.path.dirname(self.sync_dir))
+            say("offline run saved; to upload it with its checkpoints, from any directory: python -m hsi_wandb sync "
+                "{} (or, from this directory only: wandb sync {})".format(
+                    _relative_if_inside(experiment_dir), " ".join(_relative_if_inside(d) for d in self._sync_dirs)))
 
 
 def _define_axes(run: Any) -> None:

@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional
 
-from .artifacts import CheckpointLogger, checkpoint_path
+from .artifacts import CheckpointLogger, checkpoint_path, unshare
 from .config import WandbSettings, resolve_settings
 from .lifecycle import NullRun, load_run_record, save_run_record, say, start_run
 from .model_stats import GradNormTracker, gpu_memory, histogram_data
@@ -189,13 +189,11 @@ class WandbMixin:
         if self._wandb_options.dry_run:
             print("hsi_wandb: dry run, checkpoint {} not written".format(fn))
             return
-        checkpoints = self._wandb_checkpoints
-        if checkpoints is not None:
-            checkpoints.before_save(fn + ".pth")
-            checkpoints.before_save(fn)
+        unshare(fn + ".pth")
+        unshare(fn)
         self._wandb_next().save(fn)
-        if checkpoints is not None:
-            checkpoints.add(checkpoint_path(fn), self._wandb_checkpoint_metadata())
+        if self._wandb_checkpoints is not None:
+            self._wandb_checkpoints.add(checkpoint_path(fn), self._wandb_checkpoint_metadata())
 
     def get_full_state_weights(self) -> Dict[str, Any]:
         """rl_games' checkpoint state plus the W&B run id, so resuming from it continues the same run."""
