@@ -36,23 +36,26 @@ class SavePoint:
         self.files: List[str] = []
         self.paths: List[str] = []
         self.reasons: List[str] = []
+        self.rolling: List[bool] = []
 
     @property
     def key(self) -> Tuple[Any, Any]:
         """Saves with the same epoch and frame hold the same weights."""
         return self.metadata.get("epoch"), self.metadata.get("frame")
 
-    def add(self, name: str, path: str, reason: str) -> None:
-        """One more file written at this save point (``path``: its snapshot, or the file itself)."""
+    def add(self, name: str, path: str, reason: str, rolling: bool) -> None:
+        """One more file written at this save point (``path``: its snapshot, or the file itself; ``rolling``: a
+        name the trainer rewrites at later saves)."""
         self.files.append(name)
         self.paths.append(path)
         self.reasons.append(reason)
+        self.rolling.append(rolling)
 
     def chosen(self, final: bool) -> int:
-        """The file logged: the first written (the one a user loads) at the end of training, else the last
-        written, which rl_games does not overwrite later (``<name>_<epoch>.pth``, ``last_<name>_ep_<N>...``), so
-        its snapshot costs no disk."""
-        return 0 if final else len(self.files) - 1
+        """The file logged: at the end of training the rolling one (what a user loads to continue); before, one
+        the trainer keeps (``<name>_<epoch>.pth``, ``last_<name>_ep_<N>...``), so that its snapshot costs no disk."""
+        preferred = [i for i, rolling in enumerate(self.rolling) if rolling == final]
+        return preferred[0] if preferred else 0
 
     def aliases(self, final: bool) -> List[str]:
         """``latest``, ``epoch-N``, ``best`` on a best-reward save, ``final`` on the last checkpoint."""
@@ -90,7 +93,8 @@ class CheckpointLogger:
         self._thread: Optional[threading.Thread] = None
 
     def add(self, path: str, metadata: Dict[str, Any]) -> None:
-        """Record a checkpoint rl_games has just written; ``metadata`` holds epoch, frame and reason."""
+        """Record a checkpoint rl_games has just written; ``metadata`` holds epoch, frame, reason, and ``rolling``
+        for a file name the trainer rewrites at later saves."""
         if self._enabled and os.path.isfile(path):
             self._guarded("snapshot {}".format(path), self._add, path, metadata)
 
@@ -106,13 +110,14 @@ class CheckpointLogger:
     def _add(self, path: str, metadata: Dict[str, Any]) -> None:
         metadata = dict(metadata)
         reason = metadata.pop("reason", "save")
+        rolling = bool(metadata.pop("rolling", False))
         point = SavePoint(metadata)
         if self._held is not None and self._held.key == point.key:
             point = self._held
         elif self._held is not None:
             self._submit(self._held, final=False)
         self._held = point
-        point.add(os.path.basename(path), self._snapshot(path) if self._policy == "files" else path, reason)
+        point.add(os.path.basename(path), self._snapshot(path) if self._policy == "files" else path, reason, rolling)
 
     def close(self, final: bool) -> None:
         """Log the held save point (``final`` when training ended normally) and wait for pending logging."""

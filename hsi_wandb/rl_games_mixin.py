@@ -193,7 +193,9 @@ class WandbMixin:
         unshare(fn)
         self._wandb_next().save(fn)
         if self._wandb_checkpoints is not None:
-            self._wandb_checkpoints.add(checkpoint_path(fn), self._wandb_checkpoint_metadata())
+            path = checkpoint_path(fn)
+            rolling = os.path.basename(path) == "{}.pth".format(getattr(self, "config", {}).get("name"))
+            self._wandb_checkpoints.add(path, dict(self._wandb_checkpoint_metadata(), rolling=rolling))
 
     def get_full_state_weights(self) -> Dict[str, Any]:
         """rl_games' checkpoint state plus the W&B run id, so resuming from it continues the same run."""
