@@ -34,6 +34,7 @@ class SavePoint:
     def __init__(self, metadata: Dict[str, Any]):
         self.metadata = metadata
         self.files: List[str] = []
+        self.sources: List[str] = []
         self.paths: List[str] = []
         self.reasons: List[str] = []
         self.rolling: List[bool] = []
@@ -43,10 +44,11 @@ class SavePoint:
         """Saves with the same epoch and frame hold the same weights."""
         return self.metadata.get("epoch"), self.metadata.get("frame")
 
-    def add(self, name: str, path: str, reason: str, rolling: bool) -> None:
+    def add(self, source: str, path: str, reason: str, rolling: bool) -> None:
         """One more file written at this save point (``path``: its snapshot, or the file itself; ``rolling``: a
         name the trainer rewrites at later saves)."""
-        self.files.append(name)
+        self.files.append(os.path.basename(source))
+        self.sources.append(source)
         self.paths.append(path)
         self.reasons.append(reason)
         self.rolling.append(rolling)
@@ -117,7 +119,7 @@ class CheckpointLogger:
         elif self._held is not None:
             self._submit(self._held, final=False)
         self._held = point
-        point.add(os.path.basename(path), self._snapshot(path) if self._policy == "files" else path, reason, rolling)
+        point.add(path, self._snapshot(path) if self._policy in ("files", "last") else path, reason, rolling)
 
     def close(self, final: bool) -> None:
         """Log the held save point (``final`` when training ended normally) and wait for pending logging."""
@@ -139,26 +141,28 @@ class CheckpointLogger:
         return target
 
     def _submit(self, point: SavePoint, final: bool, release: bool = True) -> None:
-        """Queue a save point for logging, its other snapshots removed; ``release``: then drop the logged snapshot
-        from the page cache (not needed for the last one, nothing is saved after it)."""
+        """Queue a save point for logging, its other snapshots removed (all of them when only its metadata is
+        logged); ``release``: the last save point, whose snapshot needs no dropping from the page cache."""
         index = point.chosen(final)
         metadata = point.logged_metadata(final)
-        if self._policy == "files":
-            for other in point.paths[:index] + point.paths[index + 1:]:
+        reference = self._policy == "metadata" or (self._policy == "last" and release)
+        if self._policy in ("files", "last"):
+            for other in point.paths[:index] + point.paths[index + 1:] + (point.paths[index:index + 1] * reference):
                 with contextlib.suppress(OSError):
                     os.unlink(other)
+        path = point.sources[index] if reference else point.paths[index]
         if self._thread is None:
             self._thread = threading.Thread(target=self._work, name="hsi_wandb-checkpoints", daemon=True)
             self._thread.start()
-        self._queue.put((point.paths[index], metadata, point.aliases(final), release and self._policy == "files"))
+        self._queue.put((path, metadata, point.aliases(final), reference, release and not reference))
 
     def _work(self) -> None:
         while True:
             item = self._queue.get()
             if item is _STOP:
                 return
-            path, metadata, aliases, release = item
-            self._run.log_checkpoint(self._name, path, metadata, aliases, reference=self._policy == "metadata")
+            path, metadata, aliases, reference, release = item
+            self._run.log_checkpoint(self._name, path, metadata, aliases, reference=reference)
             if release:
                 _release_page_cache(path)
 

@@ -6,7 +6,7 @@ from typing import Any, Dict, List, Mapping, Optional, Union
 
 MODES = ("online", "offline", "disabled")
 USE_WANDB_VALUES = (True, False, "auto")
-CHECKPOINT_POLICIES = ("files", "metadata", "none")
+CHECKPOINT_POLICIES = ("files", "last", "metadata", "none")
 HISTOGRAMS = ("none", "parameters", "gradients", "all")
 MAX_INIT_TIMEOUT = 3600
 _ENV_MODE_ALIASES = {"run": "online", "dryrun": "offline"}
@@ -39,7 +39,7 @@ class WandbConfig:
     mode: str = "online"
     """online | offline | disabled; WANDB_MODE in the environment overrides it."""
     checkpoints: str = "files"
-    """files: upload checkpoints as artifacts; metadata: reference local files only; none: no artifacts."""
+    """files: every save point's file; last: the last one's, metadata before; metadata: local references; none."""
     init_timeout: float = 30.0
     """Seconds an online start may take before falling back to offline."""
     progress: bool = True

@@ -22,7 +22,7 @@ def settings(cfg, environ=None):
     ({"use_wandb": True, "wandb": {"tags": ["a", 3]}}, "wandb.tags", "list of strings"),
     ({"use_wandb": True, "wandb": {"project": 5}}, "wandb.project", "a string"),
     ({"use_wandb": True, "wandb": {"entity": True}}, "wandb.entity", "a string or null"),
-    ({"use_wandb": True, "wandb": {"checkpoints": "all"}}, "wandb.checkpoints", "files, metadata, none"),
+    ({"use_wandb": True, "wandb": {"checkpoints": "all"}}, "wandb.checkpoints", "files, last, metadata, none"),
     ({"use_wandb": True, "wandb": {"init_timeout": -1}}, "wandb.init_timeout", "above 0 and at most 3600"),
     ({"use_wandb": "yes"}, "use_wandb", "True, False, auto"),
     ({"use_wandb": True, "wandb": ["project"]}, "wandb", "mapping"),

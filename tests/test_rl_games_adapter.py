@@ -1,4 +1,5 @@
 """A real rl_games PPO agent trained for a few epochs with the mirror, read back with W&B's and TensorBoard's readers."""
+import glob
 import hashlib
 import os
 import subprocess
@@ -229,7 +230,7 @@ def test_bad_config_stops_before_training(tmp_path):
 
 
 def test_checkpoint_policy_none_and_metadata(tmp_path):
-    for policy in ("none", "metadata"):
+    for policy in ("none", "metadata", "last"):
         cfg = tiny_env.train_config(tmp_path / policy, max_epochs=3, save_best_after=1)
         cfg["wandb"]["checkpoints"] = policy
         train(tmp_path / policy, cfg)
@@ -237,6 +238,12 @@ def test_checkpoint_policy_none_and_metadata(tmp_path):
         arts = OfflineRun(run_dir).artifacts
         if policy == "none":
             assert arts == []
+        elif policy == "last":
+            *earlier, last = arts
+            assert earlier and all(e["ref"].startswith("file://") for a in earlier for e in a["manifest"]["contents"])
+            assert "ref" not in last["manifest"]["contents"][0] and "final" in last["aliases"]
+            assert [os.path.basename(p) for p in glob.glob(os.path.join(run_dir, "checkpoints", "*"))] == [
+                os.path.basename(last["manifest"]["contents"][0]["local_path"])]
         else:
             assert arts and all(e.get("ref", "").startswith("file://") for a in arts for e in a["manifest"]["contents"])
             assert not os.path.exists(os.path.join(run_dir, "checkpoints"))
