@@ -30,6 +30,7 @@ class NullRun:
 
     mode = "disabled"
     run_id: Optional[str] = None
+    last_step: Optional[int] = None
     sync_dir: Optional[str] = None
     mirrors_scalars = False
 

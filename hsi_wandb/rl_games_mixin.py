@@ -80,6 +80,11 @@ def generated_run_name(config: Mapping[str, Any], task: Optional[str]) -> str:
     return "-".join(str(p) for p in parts if p)
 
 
+_EPOCH_STEPS = 2
+"""W&B steps the epoch in progress at a save may still take (its row, its histograms): a run resumed from the
+checkpoint elsewhere starts after them."""
+
+
 class _Terminated(KeyboardInterrupt):
     """SIGTERM turned into an interruption of training, so it is handled like Ctrl-C."""
 
@@ -135,7 +140,7 @@ class WandbMixin:
         self._wandb_sinks: Optional[RowFanout] = None
         self._wandb_checkpoints: Optional[CheckpointLogger] = None
         self._wandb_grad_norms: Optional[GradNormTracker] = None
-        self._wandb_resume_id: Optional[str] = None
+        self._wandb_resumed: Dict[str, Any] = {}
         self._wandb_save_reason: Optional[str] = None
         self._wandb_best_reward: Any = None
 
@@ -198,16 +203,23 @@ class WandbMixin:
             self._wandb_checkpoints.add(path, dict(self._wandb_checkpoint_metadata(), rolling=rolling))
 
     def get_full_state_weights(self) -> Dict[str, Any]:
-        """rl_games' checkpoint state plus the W&B run id, so resuming from it continues the same run."""
+        """rl_games' checkpoint state plus the W&B run id, its last step and the wall time, so resuming from it
+        continues the same run, its steps and its clock."""
         state = self._wandb_next().get_full_state_weights()
-        if self._wandb_run.run_id:
-            state["wandb_run_id"] = self._wandb_run.run_id
+        run, writer = self._wandb_run, self._wandb_writer
+        if run.run_id:
+            state["wandb_run_id"] = run.run_id
+        if run.last_step is not None and writer is not None:
+            state["wandb_last_step"] = run.last_step + _EPOCH_STEPS
+        if writer is not None:
+            state["wandb_wall_time"] = writer.wall_time
         return state
 
     def set_full_state_weights(self, weights: Dict[str, Any], *args: Any, **kwargs: Any) -> None:
-        """Restore as rl_games does and remember which W&B run the checkpoint belongs to."""
+        """Restore as rl_games does and remember which W&B run the checkpoint belongs to, its step and clock."""
         self._wandb_next().set_full_state_weights(weights, *args, **kwargs)
-        self._wandb_resume_id = weights.get("wandb_run_id")
+        self._wandb_resumed = {key: weights.get("wandb_" + key)
+                               for key in ("run_id", "name", "group", "last_step", "wall_time")}
 
     def _wandb_start(self) -> None:
         if getattr(self, "writer", None) is None:
@@ -223,7 +235,7 @@ class WandbMixin:
         self._wandb_run = run
         save_run_record(experiment_dir, run)
         if previous and run.run_id:
-            self._wandb_say_resumed(previous)
+            self._wandb_say_resumed(previous, experiment_dir)
         run.attach_files(options.files, code_root=os.getcwd() if section.save_code else None)
         sinks: List[Any] = [JsonlBackup(os.path.join(experiment_dir, "metrics.jsonl"))]
         if run.mirrors_scalars:
@@ -231,7 +243,7 @@ class WandbMixin:
         if section.progress:
             sinks.append(ProgressBar(getattr(self, "max_epochs", None), int(getattr(self, "epoch_num", 0))))
         self._wandb_sinks = RowFanout(sinks)
-        self._wandb_writer = WandbWriter(self.writer, self._wandb_sinks)
+        self._wandb_writer = WandbWriter(self.writer, self._wandb_sinks, self._wandb_resumed.get("wall_time") or 0.0)
         self._wandb_rewire(self.writer, self._wandb_writer)
         self.writer = self._wandb_writer
         if getattr(self, "model", None) is not None and getattr(self, "optimizer", None) is not None:
@@ -242,16 +254,24 @@ class WandbMixin:
             self._wandb_checkpoints = CheckpointLogger(run, section.checkpoints)
 
     def _wandb_previous_run(self, experiment_dir: str) -> Dict[str, Any]:
-        """The run record to continue when the agent was restored from a checkpoint of a W&B run."""
-        if not self._wandb_resume_id:
+        """The run to continue when the agent was restored from a checkpoint of a W&B run: its record in
+        ``experiment_dir``, else what the checkpoint holds (a checkpoint copied out of its experiment)."""
+        resumed = self._wandb_resumed
+        if not resumed.get("run_id"):
             return {}
         record = load_run_record(experiment_dir)
-        return record if record.get("run_id") == self._wandb_resume_id else {"run_id": self._wandb_resume_id}
+        if record.get("run_id") == resumed["run_id"]:
+            return record
+        return {key: value for key, value in resumed.items() if key != "wall_time" and value is not None}
 
-    def _wandb_say_resumed(self, previous: Mapping[str, Any]) -> None:
+    def _wandb_say_resumed(self, previous: Mapping[str, Any], experiment_dir: str) -> None:
         frame, last = int(getattr(self, "frame", 0)), previous.get("last_frame")
         message = "resuming W&B run {} at frame {} (epoch {})".format(
             previous["run_id"], frame, getattr(self, "epoch_num", 0))
+        if "sync_dirs" not in previous:
+            message += (" in {}, a new experiment folder (the checkpoint is not in the run's own experiment folder); "
+                        "its steps continue after step {} of the checkpoint".format(
+                            experiment_dir, previous.get("last_step")))
         if last is not None and frame <= last:
             message += ("; it already has rows up to frame {}: the rows from frame {} on are logged again after "
                         "them and W&B keeps both (plot against frame; nothing is dropped)".format(last, frame))

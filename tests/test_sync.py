@@ -67,6 +67,8 @@ def test_three_offline_segments_repeat_no_step_and_keep_every_row(segments):
     assert steps == list(range(len(steps)))
     epochs = [row["epoch"] for r in runs for row in r.history]
     assert epochs == [1, 2, 3, 4, 5, 6, 7]
+    wall_times = [row["wall_time"] for r in runs for row in r.history]
+    assert wall_times == sorted(wall_times), "wall_time continues in each resumed segment"
     record = json.load(open(os.path.join(exp_dir, "wandb_run.json")))
     assert record["last_step"] == steps[-1]
 
@@ -143,7 +145,7 @@ def test_dry_run_from_a_third_directory_finds_every_segment_of_a_moved_copy(segm
     assert "  1. {} (already synced, skipped)".format(first.folder) in proc.stdout
     assert "2 segment(s) to upload, 1 already synced" in proc.stdout
 
-    victim = glob.glob(str(moved / "wandb/offline-run-*/checkpoints/*.pth"))[-1]
+    victim = sorted(glob.glob(str(moved / "wandb/offline-run-*/checkpoints/*.pth")))[-1]
     os.unlink(victim)
     proc = subprocess.run([sys.executable, "-m", "hsi_wandb", "sync", str(moved), "--dry_run"],
                           capture_output=True, text=True, cwd=str(third), timeout=300)
@@ -182,3 +184,31 @@ def test_without_wandb_the_command_says_so(tmp_path):
                           text=True, env=env, cwd=str(tmp_path))
     assert proc.returncode == 1
     assert proc.stderr.strip() == "hsi_wandb sync: error: wandb is not installed (pip install wandb)"
+
+
+def test_resume_from_a_copied_checkpoint_continues_the_run_in_a_new_folder_and_a_dry_run_touches_nothing(segments):
+    tmp, exp_dir, _, _ = segments
+    copied = str(tmp / "downloaded.pth")
+    shutil.copyfile(os.path.join(exp_dir, "nn", "PointMassTraj_00000006.pth"), copied)
+    before = {p: md5(p) for p in glob.glob(os.path.join(exp_dir, "**"), recursive=True) if os.path.isfile(p)}
+
+    dry = run_py(tmp, "--checkpoint", copied, "--resume", "1", "--dry_run")
+    assert "the run it resumes left untouched" in dry.stdout
+    assert glob.glob(str(tmp / "out/*")) == [exp_dir]
+    after = {p: md5(p) for p in glob.glob(os.path.join(exp_dir, "**"), recursive=True) if os.path.isfile(p)}
+    assert after == before
+
+    import torch
+
+    state = torch.load(copied, weights_only=False)
+    proc = run_py(tmp, "--checkpoint", copied, "--resume", "1", "--max_iterations", "8")
+    (new_dir,) = set(glob.glob(str(tmp / "out/*"))) - {exp_dir}
+    record = json.load(open(os.path.join(exp_dir, "wandb_run.json")))
+    assert "resuming W&B run {} at frame".format(record["run_id"]) in proc.stderr
+    assert "a new experiment folder" in proc.stderr and not os.path.exists(str(tmp / "nn"))
+    (segment,) = [OfflineRun(d) for d in offline_runs(new_dir)]
+    assert segment.run_id == record["run_id"]
+    rows, steps = segment.history, [h["step"]["num"] for h in segment.of_type("history")]
+    assert [r["epoch"] for r in rows] == [7, 8]
+    assert steps[0] == state["wandb_last_step"] + 1 and steps[0] > 5, "after every row the checkpoint's run had"
+    assert rows[0]["wall_time"] > state["wandb_wall_time"] > 0, "wall_time continues from the checkpoint"
