@@ -286,9 +286,11 @@ def start_run(settings: WandbSettings, run_dir: str, config: Mapping[str, Any], 
                                   job_type=job_type, dir=os.path.abspath(run_dir), config=dict(config))
     if previous and previous.get("run_id"):
         kwargs.update(id=previous["run_id"], resume="allow")
-    run_settings: Dict[str, Any] = {"init_timeout": section.init_timeout}
+    extra = dict(section.init_kwargs)
+    run_settings: Dict[str, Any] = dict({"init_timeout": section.init_timeout}, **extra.pop("settings", {}))
     if settings.api_key:
         run_settings["api_key"] = settings.api_key
+    kwargs.update(extra)
     try:
         run = wandb.init(mode=mode, settings=wandb.Settings(**run_settings), **kwargs)
     except Exception as exc:
