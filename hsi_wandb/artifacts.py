@@ -113,13 +113,14 @@ class CheckpointLogger:
         metadata = dict(metadata)
         reason = metadata.pop("reason", "save")
         rolling = bool(metadata.pop("rolling", False))
+        stored = self._snapshot(path) if self._policy in ("files", "last") else path
         point = SavePoint(metadata)
         if self._held is not None and self._held.key == point.key:
             point = self._held
         elif self._held is not None:
             self._submit(self._held, final=False)
         self._held = point
-        point.add(path, self._snapshot(path) if self._policy in ("files", "last") else path, reason, rolling)
+        point.add(path, stored, reason, rolling)
 
     def close(self, final: bool) -> None:
         """Log the held save point (``final`` when training ended normally) and wait for pending logging."""
