@@ -135,7 +135,7 @@ def _check_init_kwargs(source: str, kwargs: Mapping[str, Any]) -> None:
         raise ConfigError(source, "wandb.init_kwargs.settings", "must be a mapping of wandb.Settings fields")
     from ._wandb import load_wandb
 
-    wandb = load_wandb()
+    wandb = load_wandb() if kwargs else None
     if wandb is None:
         return
     accepted = set(inspect.signature(wandb.init).parameters) - set(OWNED_INIT_KWARGS)
