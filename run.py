@@ -8,8 +8,9 @@
 import argparse
 import os
 import sys
+import tempfile
 import time
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import yaml
 
@@ -268,15 +269,25 @@ def check_training_batch(cfg_env: Dict[str, Any], cfg_train: Dict[str, Any], sou
     check_batch(values, named, blame)
 
 
+def resume_location(checkpoint: str, output_path: str) -> Tuple[str, Optional[str]]:
+    """(train dir, experiment name) a resume writes to: the checkpoint's experiment when it is in one
+    (``<experiment>/nn/``), else a new experiment under ``output_path``."""
+    nn_dir = os.path.dirname(os.path.abspath(checkpoint))
+    if os.path.basename(nn_dir) != "nn":
+        return output_path, None
+    experiment_dir = os.path.dirname(nn_dir)
+    return os.path.dirname(experiment_dir), os.path.basename(experiment_dir)
+
+
 def rl_config_for(args: argparse.Namespace, task: str, cfg_env: Dict[str, Any], cfg_train: Dict[str, Any],
-                  resume_from: Optional[str]) -> Dict[str, Any]:
-    """The rl_games config with the remaining flags (device, seed, epochs) applied."""
+                  resume_from: Optional[str], train_dir: Optional[str] = None) -> Dict[str, Any]:
+    """The rl_games config with the remaining flags (device, seed, epochs) applied; ``train_dir`` overrides where
+    it writes."""
     from hsi_wandb.builtin.registry import build_rl_config
 
-    train_dir, experiment = args.output_path, None
-    if resume_from:
-        experiment_dir = os.path.dirname(os.path.dirname(os.path.abspath(resume_from)))
-        train_dir, experiment = os.path.dirname(experiment_dir), os.path.basename(experiment_dir)
+    train_dir, experiment = train_dir or args.output_path, None
+    if resume_from and not args.dry_run:
+        train_dir, experiment = resume_location(resume_from, args.output_path)
     max_epochs = 1 if args.dry_run else args.max_iterations
     return build_rl_config(task, cfg_env, cfg_train, rl_device=args.rl_device, seed=args.seed,
                            max_epochs=max_epochs, checkpoint=resume_from, train_dir=train_dir,
@@ -318,15 +329,24 @@ class RewardReport:
 
 def train(args: argparse.Namespace, cfg_env: Dict[str, Any], cfg_train: Dict[str, Any]) -> int:
     """Train the task with the AMP agent, every algorithm of the Runner mirrored to W&B."""
+    if args.dry_run and args.checkpoint:
+        with tempfile.TemporaryDirectory(prefix="dry_run-") as scratch:
+            return train_once(args, cfg_env, cfg_train, scratch)
+    return train_once(args, cfg_env, cfg_train)
+
+
+def train_once(args: argparse.Namespace, cfg_env: Dict[str, Any], cfg_train: Dict[str, Any],
+               scratch: Optional[str] = None) -> int:
+    """Train once; ``scratch``: a dry run of a resume, written there (offline) so the resumed run is untouched."""
     from hsi_wandb.builtin.registry import build_runner
 
-    rl_config = rl_config_for(args, args.task, cfg_env, cfg_train, args.checkpoint)
+    rl_config = rl_config_for(args, args.task, cfg_env, cfg_train, args.checkpoint, train_dir=scratch)
     report = RewardReport()
     runner = build_runner(report)
     logged = dict(cfg_train, params=rl_config["params"])
+    overrides = dict(wandb_overrides(args), **({"mode": "offline"} if scratch else {}))
     apply_to_runner(runner, logged, source=args.cfg_train, extra_config={"env": cfg_env, "args": vars(args)},
-                    task=args.task, overrides=wandb_overrides(args), files=[args.cfg_train, args.cfg_env],
-                    dry_run=args.dry_run)
+                    task=args.task, overrides=overrides, files=[args.cfg_train, args.cfg_env], dry_run=args.dry_run)
     runner.load(rl_config)
     started = time.time()
     runner.run({"train": True, "play": False, "checkpoint": args.checkpoint})
@@ -334,7 +354,8 @@ def train(args: argparse.Namespace, cfg_env: Dict[str, Any], cfg_train: Dict[str
         _fmt(report.first), _fmt(report.last), time.time() - started))
     if args.dry_run:
         record = load_run_record(report.algo.experiment_dir) if report.algo is not None else {}
-        print("dry run: configs valid, one epoch trained, no checkpoint written; W&B run: {}".format(
+        print("dry run: configs valid, one epoch trained, no checkpoint written{}; W&B run: {}".format(
+            ", the run it resumes left untouched (a scratch folder, deleted)" if scratch else "",
             "{} ({}, {})".format(record["run_id"], record["mode"], record["sync_dir"]) if record else "none"))
     return 0
 

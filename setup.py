@@ -24,5 +24,6 @@ setup(
         "python-dotenv>=1.0.1",
         "tqdm>=4.70.1",
     ],
+    entry_points={"console_scripts": ["hsi-wandb=hsi_wandb.sync:main"]},
     extras_require={"test": ["pytest", "hypothesis", "vermin"], "benchmark": ["py-spy"]},
 )

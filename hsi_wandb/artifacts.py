@@ -1,11 +1,12 @@
 """Checkpoints as W&B ``model`` artifacts, logged off the training thread from an instant snapshot of each save."""
+import contextlib
 import itertools
 import os
 import queue
 import shutil
 import threading
 import warnings
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 _STOP = object()
 
@@ -15,13 +16,71 @@ def checkpoint_path(fn: str) -> str:
     return fn + ".pth" if os.path.exists(fn + ".pth") or not os.path.exists(fn) else fn
 
 
+REASONS = ("interrupt", "final", "best", "save_frequency", "save")
+"""Why rl_games saved, in the order that names a save point where several saves coincide."""
+
+
+def unshare(path: str) -> None:
+    """Unlink ``path`` if it has other hard links (a snapshot, also one of an earlier run segment), so the coming
+    save writes a new file instead of rewriting the snapshot's bytes in place."""
+    with contextlib.suppress(OSError):
+        if os.stat(path).st_nlink > 1:
+            os.unlink(path)
+
+
+class SavePoint:
+    """The saves rl_games made at one (epoch, frame): the same weights under one or more file names."""
+
+    def __init__(self, metadata: Dict[str, Any]):
+        self.metadata = metadata
+        self.files: List[str] = []
+        self.sources: List[str] = []
+        self.paths: List[str] = []
+        self.reasons: List[str] = []
+        self.rolling: List[bool] = []
+
+    @property
+    def key(self) -> Tuple[Any, Any]:
+        """Saves with the same epoch and frame hold the same weights."""
+        return self.metadata.get("epoch"), self.metadata.get("frame")
+
+    def add(self, source: str, path: str, reason: str, rolling: bool) -> None:
+        """One more file written at this save point (``path``: its snapshot, or the file itself; ``rolling``: a
+        name the trainer rewrites at later saves)."""
+        self.files.append(os.path.basename(source))
+        self.sources.append(source)
+        self.paths.append(path)
+        self.reasons.append(reason)
+        self.rolling.append(rolling)
+
+    def chosen(self, final: bool) -> int:
+        """The file logged: at the end of training the rolling one (what a user loads to continue); before, one
+        the trainer keeps (``<name>_<epoch>.pth``, ``last_<name>_ep_<N>...``), so that its snapshot costs no disk."""
+        preferred = [i for i, rolling in enumerate(self.rolling) if rolling == final]
+        return preferred[0] if preferred else 0
+
+    def aliases(self, final: bool) -> List[str]:
+        """``latest``, ``epoch-N``, ``best`` on a best-reward save, ``final`` on the last checkpoint."""
+        aliases = ["latest", "epoch-{}".format(self.metadata["epoch"])]
+        return aliases + (["best"] if "best" in self.reasons else []) + (["final"] if final else [])
+
+    def logged_metadata(self, final: bool) -> Dict[str, Any]:
+        """Metadata of the version: the save point's, the file logged, every file rl_games wrote."""
+        index = self.chosen(final)
+        reason = "final" if final and "interrupt" not in self.reasons else min(self.reasons, key=REASONS.index)
+        metadata = dict(self.metadata, reason=reason, file=self.files[index], files=list(self.files),
+                        size_bytes=os.path.getsize(self.paths[index]))
+        return dict(metadata, final=True) if final else metadata
+
+
 class CheckpointLogger:
-    """Logs every saved checkpoint as a version of one artifact, aliases ``latest``, ``epoch-N`` and ``final``.
+    """Logs every save point as one version of one artifact, aliases ``latest``, ``epoch-N``, ``best``, ``final``.
 
     A save is snapshotted at once (a hard link; a copy where links are impossible) inside the run folder, so
     the bytes logged are those of that save even when the same path is overwritten later, and an offline run
-    stays self-contained. The newest checkpoint is held back until the next save or the end of training,
-    so that the last one is logged with ``final`` when training ends normally.
+    stays self-contained. Saves at the same epoch and frame (ASE's ``<name>.pth`` and ``<name>_<epoch>.pth``)
+    are one save point, logged once. The newest save point is held back until the next one or the end of
+    training, so that the last one is logged with ``final`` when training ends normally.
     """
 
     def __init__(self, run: Any, policy: str = "files", name: Optional[str] = None):
@@ -31,19 +90,13 @@ class CheckpointLogger:
         self._enabled = policy != "none" and run.run_id is not None
         self._dir = os.path.join(run.sync_dir, "checkpoints") if self._enabled else ""
         self._seq = itertools.count()
-        self._held: Optional[Tuple[str, Dict[str, Any]]] = None
-        self._snapshots: Dict[str, str] = {}
+        self._held: Optional[SavePoint] = None
         self._queue: "queue.Queue[Any]" = queue.Queue()
         self._thread: Optional[threading.Thread] = None
 
-    def before_save(self, path: str) -> None:
-        """Unlink ``path`` if it is a hard link to a snapshot, so the coming save writes a new file."""
-        snapshot = self._snapshots.pop(os.path.abspath(path), None)
-        if snapshot and os.path.exists(path) and os.path.samefile(path, snapshot):
-            self._guarded("release {}".format(path), os.unlink, path)
-
     def add(self, path: str, metadata: Dict[str, Any]) -> None:
-        """Record a checkpoint rl_games has just written; ``metadata`` holds at least epoch and frame."""
+        """Record a checkpoint rl_games has just written; ``metadata`` holds epoch, frame, reason, and ``rolling``
+        for a file name the trainer rewrites at later saves."""
         if self._enabled and os.path.isfile(path):
             self._guarded("snapshot {}".format(path), self._add, path, metadata)
 
@@ -57,15 +110,20 @@ class CheckpointLogger:
                           "logged to W&B".format(what, exc), RuntimeWarning)
 
     def _add(self, path: str, metadata: Dict[str, Any]) -> None:
-        metadata = dict(metadata, file=os.path.basename(path), size_bytes=os.path.getsize(path))
-        if self._policy == "files":
-            path = self._snapshot(path)
-        if self._held is not None:
+        metadata = dict(metadata)
+        reason = metadata.pop("reason", "save")
+        rolling = bool(metadata.pop("rolling", False))
+        stored = self._snapshot(path) if self._policy in ("files", "last") else path
+        point = SavePoint(metadata)
+        if self._held is not None and self._held.key == point.key:
+            point = self._held
+        elif self._held is not None:
             self._submit(self._held, final=False)
-        self._held = (path, metadata)
+        self._held = point
+        point.add(path, stored, reason, rolling)
 
     def close(self, final: bool) -> None:
-        """Log the held checkpoint (``final`` when training ended normally) and wait for pending logging."""
+        """Log the held save point (``final`` when training ended normally) and wait for pending logging."""
         if self._held is not None:
             self._submit(self._held, final=final and self._enabled, release=False)
             self._held = None
@@ -79,30 +137,33 @@ class CheckpointLogger:
         target = os.path.join(self._dir, "{:05d}-{}".format(next(self._seq), os.path.basename(path)))
         try:
             os.link(path, target)
-            self._snapshots[os.path.abspath(path)] = target
         except OSError:
             shutil.copyfile(path, target)
         return target
 
-    def _submit(self, item: Tuple[str, Dict[str, Any]], final: bool, release: bool = True) -> None:
-        """Queue a checkpoint for logging; ``release``: then drop its snapshot from the page cache (not needed for
-        the last one, nothing is saved after it)."""
-        path, metadata = item
-        aliases = ["latest", "epoch-{}".format(metadata["epoch"])] + (["final"] if final else [])
-        if final:
-            metadata = dict(metadata, final=True)
+    def _submit(self, point: SavePoint, final: bool, release: bool = True) -> None:
+        """Queue a save point for logging, its other snapshots removed (all of them when only its metadata is
+        logged); ``release``: the last save point, whose snapshot needs no dropping from the page cache."""
+        index = point.chosen(final)
+        metadata = point.logged_metadata(final)
+        reference = self._policy == "metadata" or (self._policy == "last" and release)
+        if self._policy in ("files", "last"):
+            for other in point.paths[:index] + point.paths[index + 1:] + (point.paths[index:index + 1] * reference):
+                with contextlib.suppress(OSError):
+                    os.unlink(other)
+        path = point.sources[index] if reference else point.paths[index]
         if self._thread is None:
             self._thread = threading.Thread(target=self._work, name="hsi_wandb-checkpoints", daemon=True)
             self._thread.start()
-        self._queue.put((path, metadata, aliases, release and self._policy == "files"))
+        self._queue.put((path, metadata, point.aliases(final), reference, release and not reference))
 
     def _work(self) -> None:
         while True:
             item = self._queue.get()
             if item is _STOP:
                 return
-            path, metadata, aliases, release = item
-            self._run.log_checkpoint(self._name, path, metadata, aliases, reference=self._policy == "metadata")
+            path, metadata, aliases, reference, release = item
+            self._run.log_checkpoint(self._name, path, metadata, aliases, reference=reference)
             if release:
                 _release_page_cache(path)
 

@@ -1,12 +1,13 @@
 """The ``use_wandb`` flag and ``wandb:`` section of a training YAML: typed, validated, resolved against the environment."""
 import dataclasses
+import inspect
 import os
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Union
 
 MODES = ("online", "offline", "disabled")
 USE_WANDB_VALUES = (True, False, "auto")
-CHECKPOINT_POLICIES = ("files", "metadata", "none")
+CHECKPOINT_POLICIES = ("files", "last", "metadata", "none")
 HISTOGRAMS = ("none", "parameters", "gradients", "all")
 MAX_INIT_TIMEOUT = 3600
 _ENV_MODE_ALIASES = {"run": "online", "dryrun": "offline"}
@@ -39,7 +40,7 @@ class WandbConfig:
     mode: str = "online"
     """online | offline | disabled; WANDB_MODE in the environment overrides it."""
     checkpoints: str = "files"
-    """files: upload checkpoints as artifacts; metadata: reference local files only; none: no artifacts."""
+    """files: every save point's file; last: the last one's, metadata before; metadata: local references; none."""
     init_timeout: float = 30.0
     """Seconds an online start may take before falling back to offline."""
     progress: bool = True
@@ -50,6 +51,8 @@ class WandbConfig:
     """Epochs between two histogram logs."""
     save_code: bool = False
     """Attach a snapshot of the project's .py and .yaml files to the run."""
+    init_kwargs: Dict[str, Any] = field(default_factory=dict)
+    """More ``wandb.init`` arguments (``settings`` as a mapping, ``anonymous``, ``fork_from``, ...)."""
 
 
 _FIELD_TYPES = {
@@ -66,9 +69,13 @@ _FIELD_TYPES = {
     "histograms": (str,),
     "histogram_freq": (int,),
     "save_code": (bool,),
+    "init_kwargs": (dict,),
 }
+OWNED_INIT_KWARGS = ("project", "entity", "name", "group", "tags", "notes", "mode", "config", "dir", "id", "resume",
+                     "job_type", "reinit")
+"""``wandb.init`` arguments hsi_wandb sets itself (from the section's keys, or to continue a resumed run)."""
 _TYPE_WORDS = {str: "a string", type(None): "null", list: "a list of strings", int: "a whole number",
-               float: "a number", bool: "true or false"}
+               float: "a number", bool: "true or false", dict: "a mapping"}
 
 
 def _describe(types) -> str:
@@ -110,7 +117,29 @@ def parse_wandb_section(section: Any, source: str) -> WandbConfig:
             MAX_INIT_TIMEOUT))
     if values.get("histogram_freq", 1) <= 0:
         raise ConfigError(source, "wandb.histogram_freq", "must be a positive number of epochs")
+    _check_init_kwargs(source, values.get("init_kwargs", {}))
     return WandbConfig(**values)
+
+
+def _check_init_kwargs(source: str, kwargs: Mapping[str, Any]) -> None:
+    """Refuse ``wandb.init_kwargs`` keys hsi_wandb owns, that ``wandb.init`` does not take, or a bad ``settings``."""
+    for key in kwargs:
+        if key in OWNED_INIT_KWARGS:
+            raise ConfigError(source, "wandb.init_kwargs.{}".format(key), "is set by hsi_wandb (use the wandb: key "
+                              "of that name where there is one); not allowed here: {}".format(
+                                  ", ".join(OWNED_INIT_KWARGS)))
+    if not isinstance(kwargs.get("settings", {}), Mapping):
+        raise ConfigError(source, "wandb.init_kwargs.settings", "must be a mapping of wandb.Settings fields")
+    from ._wandb import load_wandb
+
+    wandb = load_wandb() if kwargs else None
+    if wandb is None:
+        return
+    accepted = set(inspect.signature(wandb.init).parameters) - set(OWNED_INIT_KWARGS)
+    for key in kwargs:
+        if key not in accepted:
+            raise ConfigError(source, "wandb.init_kwargs.{}".format(key), "is not an argument of wandb.init; "
+                              "allowed: {}".format(", ".join(sorted(accepted))))
 
 
 def parse_use_wandb(value: Any, source: str) -> Union[bool, str]:

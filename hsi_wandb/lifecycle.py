@@ -33,6 +33,7 @@ class NullRun:
 
     mode = "disabled"
     run_id: Optional[str] = None
+    last_step: Optional[int] = None
     sync_dir: Optional[str] = None
     mirrors_scalars = False
 
@@ -124,9 +125,9 @@ class WandbRun:
     than training; past that, training waits for W&B, and gives W&B up (one warning) when it takes no row
     for ``SEND_STALL_TIMEOUT`` seconds. :meth:`finish` sends whatever is queued first.
 
-    An offline run resumed from an earlier segment (``previous``, a run record) continues W&B's step after
-    the earlier segment's last one: offline folders restart W&B's step at 0, and ``wandb sync`` of a later
-    folder would otherwise overwrite the earlier rows. Online, W&B continues the step itself.
+    An offline run numbers W&B's steps itself, and a segment resumed from an earlier one (``previous``, a run
+    record) continues after that segment's last step: offline folders restart W&B's step at 0, and ``wandb
+    sync`` of a later folder would otherwise overwrite the earlier rows. Online, W&B continues the step itself.
     """
 
     def __init__(self, wandb: Any, run: Any, owned: bool, previous: Optional[Mapping[str, Any]] = None):
@@ -140,9 +141,10 @@ class WandbRun:
         self.mirrors_scalars = not getattr(wandb, "patched", {}).get("tensorboard")
         previous = dict(previous or {})
         self._sync_dirs = [d for d in previous.get("sync_dirs", []) if d != self.sync_dir] + [self.sync_dir]
-        resumed_offline = self.mode == "offline" and previous.get("last_step") is not None
-        self._next_step: Optional[int] = int(previous["last_step"]) + 1 if resumed_offline else None
         self.last_step: Optional[int] = previous.get("last_step")
+        self._next_step: Optional[int] = None
+        if owned and self.mode == "offline":
+            self._next_step = 0 if self.last_step is None else int(self.last_step) + 1
         self.last_frame: Optional[int] = previous.get("last_frame")
         self._identity = {"run_id": run.id, "project": run.project, "entity": run.entity, "group": run.group,
                           "name": run.name, "mode": self.mode}
@@ -194,6 +196,7 @@ class WandbRun:
         step = self._next_step
         if step is not None:
             self._next_step = step + 1
+            self.last_step = step
         if self._sender is None:
             self._sender = threading.Thread(target=self._send, name="hsi_wandb-rows", daemon=True)
             self._sender.start()
@@ -236,7 +239,7 @@ class WandbRun:
         if reference:
             artifact.add_reference("file://" + os.path.abspath(path), name=entry, checksum=False)
         else:
-            artifact.add_file(_relative_if_inside(path), name=entry, policy="immutable")
+            artifact.add_file(os.path.relpath(path), name=entry, skip_cache=True, policy="immutable")
         self._run.log_artifact(artifact, aliases=list(aliases))
 
     def attach_files(self, paths: List[str], code_root: Optional[str] = None) -> None:
@@ -289,9 +292,10 @@ class WandbRun:
         self._flush()
         if not self._owned:
             return
-        step = self._call("read the step", lambda: self._run.step)
-        if step is not None:
-            self.last_step = step - 1
+        if self._next_step is None:
+            step = self._call("read the step", lambda: self._run.step)
+            if step:
+                self.last_step = step - 1
         self._attempt("finish the run", self._run.finish, exit_code=exit_code)
         if self._failed:
             self._attempt("tear down", self._wandb.teardown)
@@ -302,8 +306,10 @@ class WandbRun:
             else:
                 os.environ.pop(_DATA_DIR, None)
         if self.mode == "offline":
-            say("offline run saved; to upload it, run: wandb sync {}".format(
-                " ".join(_relative_if_inside(d) for d in self._sync_dirs)))
+            experiment_dir = os.path.dirname(os.path.dirname(self.sync_dir))
+            say("offline run saved; to upload it with its checkpoints, from any directory: python -m hsi_wandb sync "
+                "{} (or, from this directory only: wandb sync {})".format(
+                    _relative_if_inside(experiment_dir), " ".join(_relative_if_inside(d) for d in self._sync_dirs)))
 
 
 def _define_axes(run: Any) -> None:
@@ -341,9 +347,11 @@ def start_run(settings: WandbSettings, run_dir: str, config: Mapping[str, Any], 
                                   job_type=job_type, dir=os.path.abspath(run_dir), config=dict(config))
     if previous and previous.get("run_id"):
         kwargs.update(id=previous["run_id"], resume="allow")
-    run_settings: Dict[str, Any] = {"init_timeout": section.init_timeout}
+    extra = dict(section.init_kwargs)
+    run_settings: Dict[str, Any] = dict({"init_timeout": section.init_timeout}, **extra.pop("settings", {}))
     if settings.api_key:
         run_settings["api_key"] = settings.api_key
+    kwargs.update(extra)
     try:
         if mode == "offline":  # W&B's process-wide mode rules its telemetry, which calls the server at exit
             wandb.setup(settings=wandb.Settings(mode="offline"))

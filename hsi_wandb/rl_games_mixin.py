@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional
 
-from .artifacts import CheckpointLogger, checkpoint_path
+from .artifacts import CheckpointLogger, checkpoint_path, unshare
 from .config import WandbSettings, resolve_settings
 from .evaluation import CHECKPOINT_KEY, trained_run_id
 from .lifecycle import NullRun, load_run_record, save_run_record, say, start_run
@@ -84,6 +84,11 @@ def generated_run_name(config: Mapping[str, Any], task: Optional[str]) -> str:
     return "-".join(str(p) for p in parts if p)
 
 
+_EPOCH_STEPS = 2
+"""W&B steps the epoch in progress at a save may still take (its row, its histograms): a run resumed from the
+checkpoint elsewhere starts after them."""
+
+
 class _Terminated(KeyboardInterrupt):
     """SIGTERM turned into an interruption of training, so it is handled like Ctrl-C."""
 
@@ -133,8 +138,9 @@ class WandbMixin(Mixin):
         self._wandb_sinks: Optional[RowFanout] = None
         self._wandb_checkpoints: Optional[CheckpointLogger] = None
         self._wandb_grad_norms: Optional[GradNormTracker] = None
-        self._wandb_resume_id: Optional[str] = None
+        self._wandb_resumed: Dict[str, Any] = {}
         self._wandb_save_reason: Optional[str] = None
+        self._wandb_best_reward: Any = None
 
     def train(self) -> Any:
         """Train with the W&B run open; it is finished however training ends.
@@ -186,32 +192,44 @@ class WandbMixin(Mixin):
         if self._wandb_options.dry_run:
             print("hsi_wandb: dry run, checkpoint {} not written".format(fn))
             return
-        checkpoints = self._wandb_checkpoints
-        if checkpoints is not None:
-            checkpoints.before_save(fn + ".pth")
-            checkpoints.before_save(fn)
+        unshare(fn + ".pth")
+        unshare(fn)
         self._wandb_next().save(fn)
-        if checkpoints is not None:
-            checkpoints.add(checkpoint_path(fn), self._wandb_checkpoint_metadata())
+        if self._wandb_checkpoints is not None:
+            path = checkpoint_path(fn)
+            rolling = os.path.basename(path) == "{}.pth".format(getattr(self, "config", {}).get("name"))
+            self._wandb_checkpoints.add(path, dict(self._wandb_checkpoint_metadata(), rolling=rolling))
 
     def get_full_state_weights(self) -> Dict[str, Any]:
-        """rl_games' checkpoint state plus the W&B run that trained it, so resuming continues that run and an
-        evaluation of it, wherever the file is copied, joins its group at its epoch's row."""
+        """rl_games' checkpoint state plus the W&B run that trained it (identity, the frame of this epoch's row, its
+        last step and wall time), so resuming continues that run, its steps and its clock, and an evaluation of
+        it, wherever the file is copied, joins its group at its epoch's row."""
         state = self._wandb_next().get_full_state_weights()
-        if self._wandb_run.run_id:
-            state[CHECKPOINT_KEY] = dict(self._wandb_run.identity(), row_frame=self._wandb_row_frame())
+        run, writer = self._wandb_run, self._wandb_writer
+        trained: Dict[str, Any] = {}
+        if run.run_id:
+            trained.update(run.identity(), row_frame=self._wandb_row_frame())
+        if run.last_step is not None and writer is not None:
+            trained["last_step"] = run.last_step + _EPOCH_STEPS
+        if writer is not None:
+            trained["wall_time"] = writer.wall_time
+        if trained:
+            state[CHECKPOINT_KEY] = trained
         return state
 
     def set_full_state_weights(self, weights: Dict[str, Any], *args: Any, **kwargs: Any) -> None:
-        """Restore as rl_games does and remember which W&B run the checkpoint belongs to."""
+        """Restore as rl_games does and remember which W&B run the checkpoint belongs to, its step and clock."""
         self._wandb_next().set_full_state_weights(weights, *args, **kwargs)
-        self._wandb_resume_id = trained_run_id(weights)
+        trained = weights.get(CHECKPOINT_KEY) or {}
+        self._wandb_resumed = dict({key: trained.get(key) for key in ("name", "group", "last_step", "wall_time")},
+                                   run_id=trained_run_id(weights))
 
     def _wandb_start(self) -> None:
         if getattr(self, "writer", None) is None:
             return
         options = self._wandb_options
         section = options.settings.wandb
+        self._wandb_best_reward = getattr(self, "last_mean_rewards", None)
         experiment_dir = self._wandb_experiment_dir()
         previous = self._wandb_previous_run(experiment_dir)
         name = previous.get("name") or section.name or generated_run_name(options.config, options.task)
@@ -220,7 +238,7 @@ class WandbMixin(Mixin):
         self._wandb_run = run
         save_run_record(experiment_dir, run)
         if previous and run.run_id:
-            self._wandb_say_resumed(previous)
+            self._wandb_say_resumed(previous, experiment_dir)
         run.attach_files(options.files, code_root=os.getcwd() if section.save_code else None)
         sinks: List[Any] = [JsonlBackup(os.path.join(experiment_dir, "metrics.jsonl"))]
         if run.mirrors_scalars:
@@ -228,7 +246,7 @@ class WandbMixin(Mixin):
         if section.progress:
             sinks.append(ProgressBar(getattr(self, "max_epochs", None), int(getattr(self, "epoch_num", 0))))
         self._wandb_sinks = RowFanout(sinks)
-        self._wandb_writer = WandbWriter(self.writer, self._wandb_sinks)
+        self._wandb_writer = WandbWriter(self.writer, self._wandb_sinks, self._wandb_resumed.get("wall_time") or 0.0)
         self._wandb_rewire(self.writer, self._wandb_writer)
         self.writer = self._wandb_writer
         if getattr(self, "model", None) is not None and getattr(self, "optimizer", None) is not None:
@@ -239,16 +257,24 @@ class WandbMixin(Mixin):
             self._wandb_checkpoints = CheckpointLogger(run, section.checkpoints)
 
     def _wandb_previous_run(self, experiment_dir: str) -> Dict[str, Any]:
-        """The run record to continue when the agent was restored from a checkpoint of a W&B run."""
-        if not self._wandb_resume_id:
+        """The run to continue when the agent was restored from a checkpoint of a W&B run: its record in
+        ``experiment_dir``, else what the checkpoint holds (a checkpoint copied out of its experiment)."""
+        resumed = self._wandb_resumed
+        if not resumed.get("run_id"):
             return {}
         record = load_run_record(experiment_dir)
-        return record if record.get("run_id") == self._wandb_resume_id else {"run_id": self._wandb_resume_id}
+        if record.get("run_id") == resumed["run_id"]:
+            return record
+        return {key: value for key, value in resumed.items() if key != "wall_time" and value is not None}
 
-    def _wandb_say_resumed(self, previous: Mapping[str, Any]) -> None:
+    def _wandb_say_resumed(self, previous: Mapping[str, Any], experiment_dir: str) -> None:
         frame, last = int(getattr(self, "frame", 0)), previous.get("last_frame")
         message = "resuming W&B run {} at frame {} (epoch {})".format(
             previous["run_id"], frame, getattr(self, "epoch_num", 0))
+        if "sync_dirs" not in previous:
+            message += (" in {}, a new experiment folder (the checkpoint is not in the run's own experiment folder); "
+                        "its steps continue after step {} of the checkpoint".format(
+                            experiment_dir, previous.get("last_step")))
         if last is not None and frame <= last:
             message += ("; it already has rows up to frame {}: the rows from frame {} on are logged again after "
                         "them and W&B keeps both (plot against frame; nothing is dropped)".format(last, frame))
@@ -320,14 +346,18 @@ class WandbMixin(Mixin):
         max_epochs = getattr(self, "max_epochs", -1) or -1
         max_frames = getattr(self, "max_frames", -1) or -1
         save_freq = getattr(self, "save_freq", 0) or 0
+        best_reward = getattr(self, "last_mean_rewards", None)
         if self._wandb_save_reason:
             reason = self._wandb_save_reason
+        elif None not in (best_reward, self._wandb_best_reward) and best_reward > self._wandb_best_reward:
+            reason = "best"
         elif (0 < max_epochs <= epoch) or (0 < max_frames <= frame):
             reason = "final"
         elif save_freq > 0 and epoch % save_freq == 0:
             reason = "save_frequency"
         else:
-            reason = "best"
+            reason = "save"
+        self._wandb_best_reward = best_reward
         metadata: Dict[str, Any] = {"epoch": epoch, "frame": frame, "row_frame": self._wandb_row_frame(),
                                     "reason": reason}
         rewards = getattr(self, "game_rewards", None)

@@ -52,6 +52,11 @@ class WandbWriter:
         self._warned_renamed = False
 
     @property
+    def wall_time(self) -> float:
+        """Seconds since the mirror started, plus the offset it was given (the ``wall_time`` of the next row)."""
+        return time.time() - self._t0
+
+    @property
     def wrapped(self) -> Any:
         """The writer every call is delegated to."""
         return self._writer
@@ -94,7 +99,7 @@ class WandbWriter:
             return
         self._last_frame = self._row_frame()
         row: Dict[str, Any] = {"frame": self._last_frame, "epoch": self._row_epoch(),
-                               "wall_time": time.time() - self._t0}
+                               "wall_time": self.wall_time}
         row.update(self._row_values())
         self._values = {}
         self._frame_votes.clear()

@@ -9,6 +9,7 @@ import json
 import os
 
 from hsi_wandb import CheckpointLogger, resolve_settings, start_run
+from hsi_wandb.artifacts import unshare
 from hsi_wandb.builtin import registry
 from hsi_wandb.builtin.amp_agent import AMPAgent
 from hsi_wandb.rl_games_mixin import apply_to_runner
@@ -75,7 +76,7 @@ def test_checkpoint_logger_keeps_each_save_when_the_file_is_rewritten_in_place(t
     os.makedirs(os.path.dirname(path))
     saved = {}
     for epoch in range(1, 7):
-        checkpoints.before_save(path)
+        unshare(path)
         with open(path, "wb") as f:  # truncates and rewrites the same file, as torch.save does
             f.write(bytes([epoch]) * (4 << 20))
         saved[("agent.pth", epoch)] = md5(path)

@@ -23,7 +23,7 @@ def settings(cfg, environ=None):
     ({"use_wandb": True, "wandb": {"tags": ["a", 3]}}, "wandb.tags", "list of strings"),
     ({"use_wandb": True, "wandb": {"project": 5}}, "wandb.project", "a string"),
     ({"use_wandb": True, "wandb": {"entity": True}}, "wandb.entity", "a string or null"),
-    ({"use_wandb": True, "wandb": {"checkpoints": "all"}}, "wandb.checkpoints", "files, metadata, none"),
+    ({"use_wandb": True, "wandb": {"checkpoints": "all"}}, "wandb.checkpoints", "files, last, metadata, none"),
     ({"use_wandb": True, "wandb": {"init_timeout": -1}}, "wandb.init_timeout", "above 0 and at most 3600"),
     ({"use_wandb": "yes"}, "use_wandb", "True, False, auto"),
     ({"use_wandb": True, "wandb": ["project"]}, "wandb", "mapping"),
@@ -165,3 +165,24 @@ def test_a_row_never_waits_for_wandb_and_finish_sends_every_row_in_order(tmp_pat
     assert [(r["frame"], r["epoch"], r["losses/a_loss"]) for r in rows] == [
         (100 * e, e, e / 7) for e in range(1, 51)]
     assert OfflineRun(run.sync_dir).exit_code == 0
+
+
+@pytest.mark.parametrize("init_kwargs, key, words", [
+    ({"id": "abc"}, "wandb.init_kwargs.id", "is set by hsi_wandb"),
+    ({"resume": "must"}, "wandb.init_kwargs.resume", "is set by .*; not allowed here: project, entity"),
+    ({"no_such_argument": 1}, "wandb.init_kwargs.no_such_argument", "is not an argument of wandb.init; allowed:"),
+    ({"settings": "fast"}, "wandb.init_kwargs.settings", "must be a mapping"),
+])
+def test_init_kwargs_refuse_owned_and_unknown_keys(init_kwargs, key, words):
+    with pytest.raises(ConfigError, match="^train.yaml: `{}` {}".format(key.replace(".", r"\."), words)):
+        resolve_settings({"use_wandb": True, "wandb": {"init_kwargs": init_kwargs}}, "train.yaml")
+
+
+def test_init_kwargs_reach_wandb_init(tmp_path):
+    cfg = {"use_wandb": True, "wandb": {"mode": "offline", "init_kwargs": {
+        "config_exclude_keys": ["secret"], "settings": {"init_timeout": 20}}}}
+    run = start_run(settings(cfg), str(tmp_path / "exp"), {"secret": 1, "kept": 2})
+    assert run._run.settings.init_timeout == 20
+    run.finish(0)
+    config = OfflineRun(run.sync_dir).config
+    assert config["kept"] == 2 and "secret" not in config

@@ -1,4 +1,5 @@
 """A real rl_games PPO agent trained for a few epochs with the mirror, read back with W&B's and TensorBoard's readers."""
+import glob
 import hashlib
 import os
 import subprocess
@@ -112,6 +113,26 @@ def test_checkpoints_are_self_contained_model_artifacts(trained):
     assert "final" in arts[-1]["aliases"] and all("final" not in a["aliases"] for a in arts[:-1])
 
 
+def test_one_version_per_save_point_with_unique_meaningful_aliases(trained):
+    """rl-games 1.1.4 and 1.6.x: best saves (``<name>.pth``) and save_frequency saves (``last_...``) of one epoch
+    are one version; ``final`` is on the file a user loads to continue, with the bytes rl_games wrote last."""
+    _, exp_dir, run = trained
+    versions = [(__import__("json").loads(a["metadata"]), a) for a in run.artifacts]
+    epochs = [meta["epoch"] for meta, _ in versions]
+    assert epochs == sorted(set(epochs)) and len(epochs) >= 3
+    for meta, artifact in versions:
+        assert meta["file"] in meta["files"] and set(meta["files"]) <= set(os.listdir(str(exp_dir / "nn")))
+        assert "epoch-{}".format(meta["epoch"]) in artifact["aliases"]
+        assert ("best" in artifact["aliases"]) >= (meta["reason"] == "best")
+        assert meta["reason"] in ("best", "final") or "best" not in artifact["aliases"]
+    assert any(meta["reason"] == "best" for meta, _ in versions)
+    final_meta, final = versions[-1]
+    assert final_meta["reason"] == "final" and final_meta["file"] == "point.pth" and "final" in final["aliases"]
+    (entry,) = final["manifest"]["contents"]
+    digest = hashlib.md5(open(str(exp_dir / "nn" / "point.pth"), "rb").read()).digest()
+    assert __import__("base64").b64encode(digest).decode() == entry["digest"]
+
+
 def test_tensorboard_output_is_unchanged_by_the_mirror(tmp_path, monkeypatch, trained):
     monkeypatch.setenv("WANDB_MODE", "disabled")
     plain_dir = train(tmp_path, save_best_after=2)
@@ -208,7 +229,7 @@ def test_bad_config_stops_before_training(tmp_path):
 
 
 def test_checkpoint_policy_none_and_metadata(tmp_path):
-    for policy in ("none", "metadata"):
+    for policy in ("none", "metadata", "last"):
         cfg = tiny_env.train_config(tmp_path / policy, max_epochs=3, save_best_after=1)
         cfg["wandb"]["checkpoints"] = policy
         train(tmp_path / policy, cfg)
@@ -216,6 +237,12 @@ def test_checkpoint_policy_none_and_metadata(tmp_path):
         arts = OfflineRun(run_dir).artifacts
         if policy == "none":
             assert arts == []
+        elif policy == "last":
+            *earlier, last = arts
+            assert earlier and all(e["ref"].startswith("file://") for a in earlier for e in a["manifest"]["contents"])
+            assert "ref" not in last["manifest"]["contents"][0] and "final" in last["aliases"]
+            assert [os.path.basename(p) for p in glob.glob(os.path.join(run_dir, "checkpoints", "*"))] == [
+                os.path.basename(last["manifest"]["contents"][0]["local_path"])]
         else:
             assert arts and all(e.get("ref", "").startswith("file://") for a in arts for e in a["manifest"]["contents"])
             assert not os.path.exists(os.path.join(run_dir, "checkpoints"))
