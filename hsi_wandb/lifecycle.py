@@ -138,7 +138,7 @@ class WandbRun:
         self.mode = "offline" if run.offline else "online"
         self.run_id: Optional[str] = run.id
         self.sync_dir: Optional[str] = run.settings.sync_dir
-        self.mirrors_scalars = not getattr(wandb, "patched", {}).get("tensorboard")
+        self.mirrors_scalars = not getattr(run.settings, "sync_tensorboard", False)
         previous = dict(previous or {})
         self._sync_dirs = [d for d in previous.get("sync_dirs", []) if d != self.sync_dir] + [self.sync_dir]
         self.last_step: Optional[int] = previous.get("last_step")

@@ -303,6 +303,11 @@ def test_a_user_run_with_sync_tensorboard_is_not_logged_twice(tmp_path):
     assert any("losses/a_loss" in r for r in rows), "W&B's TensorBoard patch logs the scalars itself"
     assert run.artifacts, "checkpoints are still logged"
 
+    later = train(tmp_path / "later", max_epochs=2)
+    (later_dir,) = offline_runs(later)
+    assert [r["epoch"] for r in OfflineRun(later_dir).history if "losses/a_loss" in r][:2] == [1, 2], \
+        "W&B leaves its TensorBoard patch in place after that run; our own later runs still mirror every scalar"
+
 
 class ReturningPlayer(players.PpoPlayerContinuous):
     """A player whose evaluation returns its results instead of writing a file (the other way players report)."""
