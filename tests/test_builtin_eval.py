@@ -31,6 +31,12 @@ def eval_run(root, checkpoint):
     return found
 
 
+def training_run(exp_dir):
+    """The training run of an experiment (its folder sorts before an eval run's only to the second)."""
+    (found,) = [r for r in map(OfflineRun, offline_runs(exp_dir)) if r.of_type("run")[0].get("job_type") == "train"]
+    return found
+
+
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """Each built-in task trained for 2 epochs (a checkpoint at epoch 2), then evaluated with --test --eval."""
@@ -48,7 +54,7 @@ def trained(tmp_path_factory):
             assert run.main(["--test", "--eval", "--task", task, "--cfg_env", task + ".yaml", "--checkpoint",
                              checkpoint, "--num_trials", "48", "--num_repeats", "2", *SMALL]) == 0
             out[task] = SimpleNamespace(exp_dir=exp_dir, checkpoint=checkpoint, cfg_env=os.path.abspath(task + ".yaml"),
-                                        train=OfflineRun(offline_runs(exp_dir)[0]), eval=eval_run(exp_dir, checkpoint))
+                                        train=training_run(exp_dir), eval=eval_run(exp_dir, checkpoint))
         yield tmp_path, out
 
 
