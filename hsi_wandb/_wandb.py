@@ -1,7 +1,7 @@
 """The one place that imports ``wandb``: lazily, and with a single warning when it is missing."""
 import importlib
 import warnings
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
 
 _MISSING_WARNED = False
 
@@ -21,3 +21,27 @@ def load_wandb() -> Optional[Any]:
                 stacklevel=2,
             )
         return None
+
+
+def scan_records(path: str) -> Optional[Iterator[Any]]:
+    """The records of a ``.wandb`` file, read with the Python reader of wandb releases before ``wandb leet``;
+    ``None`` where the installed wandb has no such reader (read those with ``wandb leet inspect``)."""
+    try:
+        datastore = importlib.import_module("wandb.sdk.internal.datastore")
+        records = importlib.import_module("wandb.proto.wandb_internal_pb2")
+    except ImportError:
+        return None
+
+    def scan() -> Iterator[Any]:
+        store = datastore.DataStore()
+        store.open_for_scan(path)
+        try:
+            data = store.scan_data()
+            while data is not None:
+                record = records.Record()
+                record.ParseFromString(data)
+                yield record
+                data = store.scan_data()
+        finally:
+            store.close()
+    return scan()

@@ -6,6 +6,7 @@ them by run id in the order they were written, checks that every file their arti
 runs ``wandb sync`` from a prepared working directory in which the recorded paths lead to the run folders.
 """
 import argparse
+import glob
 import json
 import os
 import re
@@ -17,6 +18,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Mapping, Optional, Tuple
 
+from ._wandb import scan_records
 from .config import dotenv_api_key
 from .lifecycle import _offline_reason
 
@@ -83,7 +85,20 @@ def find_segments(paths: Iterable[str]) -> List[Segment]:
 
 
 def recorded_files(folder: str, cli: str) -> List[str]:
-    """The local file paths that the artifacts of a segment record, read by ``wandb leet inspect --json``."""
+    """The local file paths that the artifacts of a segment record, read with the installed wandb's own reader
+    (its Python record reader on releases that have one, else ``wandb leet inspect --json``)."""
+    wandb_files = glob.glob(os.path.join(folder, "run-*.wandb"))
+    records = scan_records(wandb_files[0]) if len(wandb_files) == 1 else None
+    if records is None:
+        return _leet_recorded_files(folder, cli)
+    try:
+        return [entry.local_path for record in records if record.WhichOneof("record_type") == "artifact"
+                for entry in record.artifact.manifest.contents if entry.local_path]
+    except (OSError, AssertionError) as exc:
+        raise SyncError("{}: wandb cannot read {}: {}".format(folder, wandb_files[0], exc)) from None
+
+
+def _leet_recorded_files(folder: str, cli: str) -> List[str]:
     proc = subprocess.run([cli, "leet", "inspect", "--json", folder], capture_output=True, text=True)
     if proc.returncode != 0:
         raise SyncError("{}: `wandb leet inspect` cannot read it: {}".format(
