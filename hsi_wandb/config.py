@@ -51,6 +51,9 @@ class WandbConfig:
     """Epochs between two histogram logs."""
     save_code: bool = False
     """Attach a snapshot of the project's .py and .yaml files to the run."""
+    videos: Optional[str] = None
+    """A folder or glob (relative to the experiment folder) whose new .mp4/.gif/.webm/.ogg files are logged as
+    ``videos/<folder name>`` at the frame of the epoch they were finished in; None: no videos."""
     init_kwargs: Dict[str, Any] = field(default_factory=dict)
     """More ``wandb.init`` arguments (``settings`` as a mapping, ``anonymous``, ``fork_from``, ...)."""
 
@@ -69,6 +72,7 @@ _FIELD_TYPES = {
     "histograms": (str,),
     "histogram_freq": (int,),
     "save_code": (bool,),
+    "videos": (str, type(None)),
     "init_kwargs": (dict,),
 }
 OWNED_INIT_KWARGS = ("project", "entity", "name", "group", "tags", "notes", "mode", "config", "dir", "id", "resume",
@@ -117,6 +121,9 @@ def parse_wandb_section(section: Any, source: str) -> WandbConfig:
             MAX_INIT_TIMEOUT))
     if values.get("histogram_freq", 1) <= 0:
         raise ConfigError(source, "wandb.histogram_freq", "must be a positive number of epochs")
+    if values.get("videos") is not None and not values["videos"].strip():
+        raise ConfigError(source, "wandb.videos", "must be a folder or glob with video files, or null; got an "
+                          "empty string")
     _check_init_kwargs(source, values.get("init_kwargs", {}))
     return WandbConfig(**values)
 

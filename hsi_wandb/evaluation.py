@@ -14,6 +14,7 @@ from typing import Any, Dict, List, Mapping, Optional
 from .config import WandbSettings, resolve_settings
 from .lifecycle import NullRun, load_run_record, start_run
 from .ranks import is_global_rank_zero
+from .videos import VideoWatcher
 
 CHECKPOINT_KEY = "wandb_run"
 """The checkpoint entry with the training run's identity (run_id, group, name, project, entity) and row_frame."""
@@ -132,8 +133,9 @@ def _cell(value: Any) -> Any:
     return number if number is not None else (None if value is None else str(value))
 
 
-def _run_dir(origin: Optional[CheckpointOrigin]) -> str:
-    """The training run's experiment folder; else rl_games' ``<experiment>/nn/`` parent; else the checkpoint's."""
+def run_folder(origin: Optional[CheckpointOrigin]) -> str:
+    """Where an evaluation of the checkpoint writes and looks for its videos: the training run's experiment folder;
+    else rl_games' ``<experiment>/nn/`` parent; else the checkpoint's folder."""
     if origin is None:
         return os.getcwd()
     if origin.experiment_dir:
@@ -143,8 +145,12 @@ def _run_dir(origin: Optional[CheckpointOrigin]) -> str:
 
 
 def log_results(settings: WandbSettings, config: Mapping[str, Any], results: Any,
-                checkpoint: Optional[str] = None, task: Optional[str] = None) -> Optional[str]:
-    """Log evaluation ``results`` to a new eval run; returns its id (None when W&B is off on this process)."""
+                checkpoint: Optional[str] = None, task: Optional[str] = None,
+                videos_since: Optional[float] = None) -> Optional[str]:
+    """Log evaluation ``results`` to a new eval run; returns its id (None when W&B is off on this process).
+
+    With ``videos_since`` (a ``time.time()``), the files under ``wandb.videos`` written since then join the run.
+    """
     results = check_results(results)
     if not settings.enabled or not is_global_rank_zero():
         return None
@@ -157,7 +163,7 @@ def log_results(settings: WandbSettings, config: Mapping[str, Any], results: Any
                    "model_artifact": origin.model_artifact if origin else None}
     stem = os.path.splitext(os.path.basename(checkpoint))[0] if checkpoint else "results"
     name = "{}-eval-{}".format(trained_by.get("name") or stem, time.strftime("%Y%m%d-%H%M%S"))
-    run = start_run(settings, _run_dir(origin), dict(config, eval=eval_config), name=name, job_type="eval",
+    run = start_run(settings, run_folder(origin), dict(config, eval=eval_config), name=name, job_type="eval",
                     group=trained_by.get("group"))
     if isinstance(run, NullRun):
         return None
@@ -166,6 +172,10 @@ def log_results(settings: WandbSettings, config: Mapping[str, Any], results: Any
     row = {"frame": origin.axis_frame, "epoch": origin.epoch} if origin else {}
     row.update(results_row(results))
     run.log_row(row)
+    if settings.wandb.videos and videos_since is not None:
+        watcher = VideoWatcher(run, settings.wandb.videos, run_folder(origin), since=videos_since, watch=False)
+        watcher.log_row(row)
+        watcher.close()
     header, *lines = results_table(results)
     run.log_table("eval/results", header, lines)
     run.finish(0)
@@ -174,12 +184,15 @@ def log_results(settings: WandbSettings, config: Mapping[str, Any], results: Any
 
 def log_eval(results: Results, checkpoint: Optional[str] = None, train_cfg: Optional[Mapping[str, Any]] = None,
              source: str = "<config>", task: Optional[str] = None,
-             extra_config: Optional[Mapping[str, Any]] = None) -> Optional[str]:
+             extra_config: Optional[Mapping[str, Any]] = None, videos_since: Optional[float] = None) -> Optional[str]:
     """Log an evaluator's ``{experiment: {metric: value}}`` to W&B, grouped with the run that trained ``checkpoint``.
 
     ``train_cfg`` is the training YAML (its ``use_wandb`` and ``wandb:`` section decide where the run goes; it is
-    logged as the run's config with ``extra_config``). Global rank 0 only; returns the eval run's id or None.
+    logged as the run's config with ``extra_config``). ``videos_since``: the ``time.time()`` the evaluation started;
+    the video files written under ``wandb.videos`` since then join the run. Global rank 0 only; returns the eval
+    run's id or None.
     """
     settings = resolve_settings(train_cfg or {}, source)
-    return log_results(settings, dict(train_cfg or {}, **dict(extra_config or {})), results, checkpoint, task)
+    return log_results(settings, dict(train_cfg or {}, **dict(extra_config or {})), results, checkpoint, task,
+                       videos_since)
 

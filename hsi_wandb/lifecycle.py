@@ -53,6 +53,9 @@ class NullRun:
     def log_table(self, key: str, columns: List[str], rows: List[List[Any]]) -> None:
         """Drop the table."""
 
+    def log_video(self, key: str, path: str, frame: int, epoch: int) -> None:
+        """Drop the video."""
+
     def identity(self) -> Dict[str, Any]:
         """No identity."""
         return {}
@@ -123,7 +126,8 @@ class WandbRun:
     W&B's client thread to take each record, and that wait (and a W&B service that stops reading) must not
     hold up training. At most ``OUTBOX_ROWS`` rows wait, so memory stays flat when W&B's client is slower
     than training; past that, training waits for W&B, and gives W&B up (one warning) when it takes no row
-    for ``SEND_STALL_TIMEOUT`` seconds. :meth:`finish` sends whatever is queued first.
+    for ``SEND_STALL_TIMEOUT`` seconds. :meth:`finish` sends whatever is queued first. Rows may come from
+    several threads (videos are picked up on their own); steps follow the order they enter the outbox.
 
     An offline run numbers W&B's steps itself, and a segment resumed from an earlier one (``previous``, a run
     record) continues after that segment's last step: offline folders restart W&B's step at 0, and ``wandb
@@ -151,6 +155,7 @@ class WandbRun:
         self._data_dir_before: Optional[str] = None
         self._outbox: "queue.Queue[Any]" = queue.Queue(OUTBOX_ROWS)
         self._sender: Optional[threading.Thread] = None
+        self._log_lock = threading.Lock()
         if owned and self.mode == "offline":
             self._stage_inside_run_folder()
 
@@ -193,17 +198,18 @@ class WandbRun:
         """Queue ``data`` for the sender thread (started on first use); nothing once W&B failed."""
         if self._failed:
             return
-        step = self._next_step
-        if step is not None:
-            self._next_step = step + 1
-            self.last_step = step
-        if self._sender is None:
-            self._sender = threading.Thread(target=self._send, name="hsi_wandb-rows", daemon=True)
-            self._sender.start()
-        try:
-            self._outbox.put((what, data, step), timeout=SEND_STALL_TIMEOUT)
-        except queue.Full:
-            self._attempt(what, self._stalled)
+        with self._log_lock:
+            step = self._next_step
+            if step is not None:
+                self._next_step = step + 1
+                self.last_step = step
+            if self._sender is None:
+                self._sender = threading.Thread(target=self._send, name="hsi_wandb-rows", daemon=True)
+                self._sender.start()
+            try:
+                self._outbox.put((what, data, step), timeout=SEND_STALL_TIMEOUT)
+            except queue.Full:
+                self._attempt(what, self._stalled)
 
     @staticmethod
     def _stalled() -> None:
@@ -262,6 +268,14 @@ class WandbRun:
         """Log numpy arrays as W&B histograms in a row of their own at ``frame``."""
         self._call("log histograms", lambda: self._log("log histograms", dict(
             {key: self._wandb.Histogram(value) for key, value in arrays.items()}, frame=frame, epoch=epoch)))
+
+    def log_video(self, key: str, path: str, frame: int, epoch: int) -> None:
+        """Log a video file in a row of its own at ``frame``; W&B copies it into the run (offline: the run folder).
+
+        OSError or ValueError when the file cannot be read: a bad video is the caller's to report, not a W&B failure.
+        """
+        if not self._failed:
+            self._log("log video {}".format(path), {key: self._wandb.Video(path), "frame": frame, "epoch": epoch})
 
     def log_table(self, key: str, columns: List[str], rows: List[List[Any]]) -> None:
         """Log a W&B table (e.g. evaluation results per experiment)."""

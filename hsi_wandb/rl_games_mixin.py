@@ -28,6 +28,7 @@ from .numbers import with_numbers
 from .provenance import git_state
 from .rl_games_player import attach_player
 from .sinks import JsonlBackup, ProgressBar, RowFanout
+from .videos import VideoWatcher
 from .writer import WandbWriter
 
 
@@ -243,6 +244,8 @@ class WandbMixin(Mixin):
         sinks: List[Any] = [JsonlBackup(os.path.join(experiment_dir, "metrics.jsonl"))]
         if run.mirrors_scalars:
             sinks.append(run)
+        if section.videos and not isinstance(run, NullRun):
+            sinks.append(VideoWatcher(run, section.videos, experiment_dir))
         if section.progress:
             sinks.append(ProgressBar(getattr(self, "max_epochs", None), int(getattr(self, "epoch_num", 0))))
         self._wandb_sinks = RowFanout(sinks)

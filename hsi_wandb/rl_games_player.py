@@ -74,7 +74,7 @@ class WandbPlayerMixin(Mixin):
             return
         options = self._wandb_options
         checkpoint = checkpoint if checkpoint and os.path.isfile(checkpoint) else None
-        log_results(options.settings, options.config, results, checkpoint, options.task)
+        log_results(options.settings, options.config, results, checkpoint, options.task, videos_since=started)
 
 
 def attach_player(player: Any, options: Any) -> Any:
