@@ -18,12 +18,14 @@ from hsi_wandb import ConfigError, load_run_record, resolve_settings
 from hsi_wandb.builtin.inputs import (CONFIG_STEMS, DEFAULT_TASK, ENV_KEYS, PROJECT_ROOT, TRAIN_KEYS, UsageError,
                                       check_batch, check_config, check_flags, check_motion_file, default_config_paths,
                                       lookup, source_of)
+from hsi_wandb.builtin.rollout_video import encoder_missing
 from hsi_wandb.config import parse_wandb_section
 from hsi_wandb.numbers import number_in_text
 from hsi_wandb.rl_games_mixin import apply_to_runner
 
 DEFAULT_PRESETS = os.path.join(PROJECT_ROOT, "cfg", "presets.yaml")
 BATCH_FLAGS = ("minibatch_size", "num_envs", "horizon_length")
+VIDEO_FLAGS = ("capture_video", "capture_video_freq", "capture_video_len")
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -49,6 +51,12 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p.add_argument("--minibatch_size", type=int, help="PPO minibatch size")
     p.add_argument("--output_path", default="output", help="where experiments are written (default: %(default)s)")
     p.add_argument("--rl_device", help="torch device (default: cuda:0 if available, else cpu)")
+    p.add_argument("--capture_video", action="store_true", default=None,
+                   help="record .mp4 rollouts of four envs (the video extra): while training every "
+                        "--capture_video_freq epochs into <experiment>/videos/train, with --test --eval once into "
+                        "videos/eval; on W&B as videos/train and videos/eval")
+    p.add_argument("--capture_video_freq", type=int, help="epochs between two training videos (default: 20)")
+    p.add_argument("--capture_video_len", type=int, help="steps in a video (default: 100)")
     w = p.add_argument_group("W&B (override the wandb: section; precedence: flags, WANDB_* environment, file)")
     on_off = w.add_mutually_exclusive_group()
     on_off.add_argument("--use_wandb", dest="use_wandb", action="store_true", default=None, help="turn W&B on")
@@ -220,6 +228,9 @@ def load_configs(args: argparse.Namespace):
         train_sources.update((path, source) for path in apply_preset(cfg_train, args.preset, args.presets_file))
     for assignment in args.overrides:
         train_sources[apply_override(cfg_train, assignment)] = "override {}".format(assignment)
+    train_sources.update(apply_flags(args, cfg_train, "params.config", {key: key for key in VIDEO_FLAGS}))
+    if lookup(cfg_train, "params.config.capture_video") is True:
+        watch_own_videos(cfg_train)
     try:
         settings = resolve_settings(cfg_train, args.cfg_train, overrides=wandb_overrides(args))
     except ConfigError as exc:
@@ -241,6 +252,16 @@ def load_configs(args: argparse.Namespace):
         raise UsageError("--checkpoint {}: to continue training from it add --resume 1; to run it add --test".format(
             args.checkpoint))
     return cfg_env, cfg_train, settings
+
+
+def watch_own_videos(cfg_train: Dict[str, Any]) -> None:
+    """Recorded videos need the video extra; W&B picks them up from ``videos/`` unless ``wandb.videos`` says where."""
+    missing = encoder_missing()
+    if missing:
+        raise UsageError(missing)
+    section = cfg_train.get("wandb")
+    if section is None or (isinstance(section, dict) and "videos" not in section):
+        cfg_train["wandb"] = dict(section or {}, videos="videos")
 
 
 def apply_flags(args: argparse.Namespace, cfg: Dict[str, Any], section: str, keys: Dict[str, str]) -> Dict[str, str]:

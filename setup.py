@@ -25,5 +25,10 @@ setup(
         "tqdm>=4.70.1",
     ],
     entry_points={"console_scripts": ["hsi-wandb=hsi_wandb.sync:main"]},
-    extras_require={"test": ["pytest", "hypothesis", "vermin"], "benchmark": ["py-spy"]},
+    extras_require={
+        "video": ["imageio-ffmpeg>=0.5.1"],
+        # The tests write .mp4/.gif files as simulators do (imageio) and record the built-in tasks (the video extra).
+        "test": ["pytest", "hypothesis", "vermin", "imageio>=2.35.1", "imageio-ffmpeg>=0.5.1"],
+        "benchmark": ["py-spy", "imageio-ffmpeg>=0.5.1"],
+    },
 )

@@ -1,11 +1,14 @@
-"""`run.py --test [--eval]` on every built-in task, from any checkpoint path, and how trials are counted."""
+"""`run.py --test [--eval]` on every built-in task, from any checkpoint path, and how trials are counted; the same
+runs record rollout videos (``--capture_video``) in training and evaluation."""
 import glob
+import hashlib
 import json
 import os
 import shutil
 import sys
 from types import SimpleNamespace
 
+import imageio.v2 as imageio
 import pytest
 import torch
 import yaml
@@ -20,6 +23,8 @@ from hsi_wandb.builtin import evaluation, registry  # noqa: E402
 
 TASKS = ["PointMassTraj", "PointMassReach", "PointMassMultiTask"]
 SMALL = ["--num_envs", "64", "--horizon_length", "16", "--minibatch_size", "1024", "--seed", "1", "--no_progress"]
+VIDEO_LEN = 8
+VIDEOS = ["--capture_video", "--capture_video_len", str(VIDEO_LEN)]
 SMALL_BUFFERS = ["params.config.amp_obs_demo_buffer_size=4096", "params.config.amp_replay_buffer_size=4096",
                  "params.config.amp_minibatch_size=512"]
 
@@ -39,7 +44,8 @@ def training_run(exp_dir):
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    """Each built-in task trained for 2 epochs (a checkpoint at epoch 2), then evaluated with --test --eval."""
+    """Each built-in task trained for 2 epochs (a checkpoint at epoch 2, a video each epoch), then evaluated with
+    --test --eval (a video of its first steps)."""
     tmp_path = tmp_path_factory.mktemp("builtin_eval")
     with working_in(tmp_path):
         out = {}
@@ -48,11 +54,11 @@ def trained(tmp_path_factory):
             cfg_env["env"]["episodeLength"] = 32
             yaml.safe_dump(cfg_env, open(task + ".yaml", "w"))
             assert run.main(["--task", task, "--cfg_env", task + ".yaml", "--max_iterations", "2", "--output_path",
-                             "out", *SMALL, *SMALL_BUFFERS]) == 0
+                             "out", *SMALL, *VIDEOS, "--capture_video_freq", "1", *SMALL_BUFFERS]) == 0
             (exp_dir,) = [os.path.abspath(d) for d in glob.glob("out/{}_*".format(task))]
             checkpoint = os.path.join(exp_dir, "nn", task + ".pth")
             assert run.main(["--test", "--eval", "--task", task, "--cfg_env", task + ".yaml", "--checkpoint",
-                             checkpoint, "--num_trials", "48", "--num_repeats", "2", *SMALL]) == 0
+                             checkpoint, "--num_trials", "48", "--num_repeats", "2", *SMALL, *VIDEOS]) == 0
             out[task] = SimpleNamespace(exp_dir=exp_dir, checkpoint=checkpoint, cfg_env=os.path.abspath(task + ".yaml"),
                                         train=training_run(exp_dir), eval=eval_run(exp_dir, checkpoint))
         yield tmp_path, out
@@ -78,7 +84,7 @@ def test_eval_on_every_builtin_task_logs_tokenhsi_keys_in_the_training_group(tra
     per_repeat = [sum(results[e]["num_trials"] for e in experiments if e.startswith("exp{}".format(i)))
                   for i in range(2)]
     assert per_repeat == [48, 48]
-    (epoch_row,) = [r for r in case.train.history if r["epoch"] == 2]
+    (epoch_row,) = [r for r in case.train.history if r["epoch"] == 2 and "losses/a_loss" in r]
     assert (row["epoch"], row["frame"]) == (2, epoch_row["frame"])
     assert case.eval.exit_code == 0
 
@@ -140,6 +146,48 @@ class StaggeredEnv:
         extras = {"success": odd & done, "terminate": ~odd & done, "precision": torch.full((self.num_envs,), 0.1),
                   "task_ids": torch.zeros(self.num_envs, dtype=torch.long)}
         return torch.zeros(self.num_envs, 1), None, done, extras
+
+
+def logged_videos(run, run_dir):
+    """(key, epoch, frame, sha256 of the copy in the run folder) per video row; W&B's reader flattens the fields."""
+    found = []
+    for row in run.history:
+        for key in sorted({k.split(".")[0] for k in row if k.startswith("videos/")}):
+            copy = os.path.join(run_dir, "files", row[key + ".path"])
+            assert row[key + "._type"] == "video-file" and os.path.isfile(copy), "inside the run folder"
+            found.append((key, row["epoch"], row["frame"], sha256(copy)))
+    return found
+
+
+def sha256(path):
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def decoded(path):
+    with imageio.get_reader(path) as reader:
+        return [frame.shape for frame in reader]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("task", TASKS)
+def test_capture_video_records_every_configured_epoch_and_the_evaluation_and_logs_each_once(trained, task):
+    _, out = trained
+    case = out[task]
+    files = sorted(glob.glob(os.path.join(case.exp_dir, "videos", "train", "*.mp4")))
+    assert [os.path.basename(f) for f in files] == ["epoch_00001.mp4", "epoch_00002.mp4"]
+    assert all(decoded(f) == [(192, 192, 3)] * VIDEO_LEN for f in files), "four envs, 2 x 2 tiles of 96 px"
+    (train_dir,) = [d for d in offline_runs(case.exp_dir) if OfflineRun(d).run_id == case.train.run_id]
+    frame_of = {r["epoch"]: r["frame"] for r in case.train.history if "losses/a_loss" in r}
+    logged = logged_videos(case.train, train_dir)
+    assert [(key, digest) for key, _, _, digest in logged] == [("videos/train", sha256(f)) for f in files]
+    for (_, epoch, frame, _), recorded in zip(logged, (1, 2)):
+        assert epoch >= recorded and frame == frame_of[epoch], "at the row of the epoch the file was finished in"
+    (eval_video,) = glob.glob(os.path.join(case.exp_dir, "videos", "eval", "{}-*.mp4".format(task)))
+    assert decoded(eval_video) == [(192, 192, 3)] * VIDEO_LEN
+    (eval_dir,) = [d for d in offline_runs(case.exp_dir) if OfflineRun(d).run_id == case.eval.run_id]
+    (row,) = [r for r in case.eval.history if "eval/exp0/num_trials" in r or "eval/exp0/traj/num_trials" in r]
+    assert logged_videos(case.eval, eval_dir) == [("videos/eval", row["epoch"], row["frame"], sha256(eval_video))]
 
 
 @pytest.mark.parametrize("num_trials", [8, 64, 100])

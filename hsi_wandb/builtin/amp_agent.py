@@ -11,8 +11,11 @@ from rl_games.algos_torch.running_mean_std import RunningMeanStd
 from rl_games.common import common_losses
 from rl_games.common.a2c_common import swap_and_flatten01
 
+from hsi_wandb.ranks import is_global_rank_zero
+
 from .inputs import fitting
 from .replay_buffer import ReplayBuffer
+from .rollout_video import RolloutRecorder
 
 AMP_DEFAULTS = {
     'task_reward_w': 0.5,
@@ -29,6 +32,9 @@ AMP_DEFAULTS = {
     'amp_replay_keep_prob': 0.01,
     'normalize_amp_input': True,
     'save_intermediate': False,
+    'capture_video': False,
+    'capture_video_freq': 20,
+    'capture_video_len': 100,
 }
 
 DISC_INFO_KEYS = ('disc_agent_acc', 'disc_demo_acc', 'disc_agent_logit', 'disc_demo_logit',
@@ -63,6 +69,11 @@ class AMPAgent(a2c_continuous.A2CAgent):
         self._task_rewards = {name: torch_ext.AverageMeter(1, self.games_to_track).to(self.ppo_device)
                               for name in self.task_names}
         self._epoch_info = {}
+        self._recorder = None
+        if self._capture_video and is_global_rank_zero():
+            self._recorder = RolloutRecorder(os.path.join(self.experiment_dir, 'videos', 'train'),
+                                             self._capture_video_len, fps=1.0 / self._task().dt)
+            self._task().recorder = self._recorder
 
     def _task(self):
         """The task object behind the rl_games vec env."""
@@ -105,7 +116,10 @@ class AMPAgent(a2c_continuous.A2CAgent):
         return obs, rewards, dones, infos
 
     def play_steps(self):
-        """rl_games rollout; adds the flattened AMP observations to the batch."""
+        """rl_games rollout; adds the flattened AMP observations to the batch. Every capture_video_freq epochs
+        (with capture_video) it starts recording ``videos/train/epoch_<epoch>.mp4`` in the experiment folder."""
+        if self._recorder is not None and self.epoch_num % self._capture_video_freq == 0:
+            self._recorder.start('epoch_{:05d}'.format(self.epoch_num))
         self._rollout_step = 0
         batch_dict = super().play_steps()
         batch_dict['amp_obs'] = swap_and_flatten01(self._amp_rollout)
@@ -275,6 +289,14 @@ class AMPAgent(a2c_continuous.A2CAgent):
                     self.writer.add_scalar('reward_{}/time'.format(name), value, total_time)
 
     def train(self):
+        """Train (:meth:`_train_loop`); a rollout video still being recorded is written however training ends."""
+        try:
+            return self._train_loop()
+        finally:
+            if self._recorder is not None:
+                self._recorder.close()
+
+    def _train_loop(self):
         """ASE-style loop: update_epoch, train_epoch, write stats at the pre-epoch frame, save via self.save; flush the writer at the end."""
         self.init_tensors()
         self.last_mean_rewards = -100500

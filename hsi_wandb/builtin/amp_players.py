@@ -1,15 +1,17 @@
 """Policy player for AMP checkpoints, shaped like TokenHSI's: ``run()`` evaluates through ``run_eval()`` in eval mode."""
 import json
 import os
-from typing import Any, Dict
+import time
+from typing import Any, Dict, Optional
 
 import torch
 from rl_games.algos_torch import players
 
-from hsi_wandb.evaluation import checkpoint_origin
+from hsi_wandb.evaluation import checkpoint_origin, run_folder
 
 from .evaluation import evaluate
 from .inputs import fitting
+from .rollout_video import RolloutRecorder
 
 
 class AMPPlayer(players.PpoPlayerContinuous):
@@ -25,6 +27,7 @@ class AMPPlayer(players.PpoPlayerContinuous):
         self._eval = bool(config.get("eval", False))
         self._evaluation = dict(config.get("evaluation") or {})
         self._task = config.get("env_config", {}).get("task", "")
+        self._video_len = int(config.get("capture_video_len", 100)) if config.get("capture_video") else None
         self._checkpoint_fn = ""
         super().__init__(config)
 
@@ -50,16 +53,38 @@ class AMPPlayer(players.PpoPlayerContinuous):
         return None
 
     def run_eval(self) -> Dict[str, Dict[str, Any]]:
-        """Run the trials, print them, write ``<checkpoint>_eval.json`` and return the results."""
-        results = self._trials()
-        self._print(results)
+        """Run the trials, print them, write ``<checkpoint>_eval.json`` and return the results.
+
+        With ``capture_video`` the first ``capture_video_len`` steps are recorded to ``videos/eval/`` in the
+        experiment folder of the checkpoint's training run.
+        """
         origin = checkpoint_origin(self._checkpoint_fn)
+        recorder = self._recorder(origin)
+        try:
+            results = self._trials()
+        finally:
+            if recorder is not None:
+                recorder.close()
+                self.env.recorder = None
+        self._print(results)
+        for path in recorder.written if recorder is not None else []:
+            print("evaluation video written to {}".format(path))
         out_path = os.path.splitext(self._checkpoint_fn)[0] + "_eval.json"
         with open(out_path, "w") as f:
             json.dump({"checkpoint": origin.path, "epoch": origin.epoch, "frame": origin.frame, "task": self._task,
                        "results": results}, f, indent=1)
         print("evaluation written to {}".format(out_path))
         return results
+
+    def _recorder(self, origin: Any) -> Optional[RolloutRecorder]:
+        if self._video_len is None:
+            return None
+        recorder = RolloutRecorder(os.path.join(run_folder(origin), "videos", "eval"), self._video_len,
+                                   fps=1.0 / self.env.dt)
+        stem = os.path.splitext(os.path.basename(self._checkpoint_fn))[0]
+        recorder.start("{}-{}".format(stem, time.strftime("%Y%m%d-%H%M%S")))
+        self.env.recorder = recorder
+        return recorder
 
     def _trials(self) -> Dict[str, Dict[str, Any]]:
         settings = self._evaluation

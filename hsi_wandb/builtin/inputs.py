@@ -84,13 +84,16 @@ TRAIN_KEYS: Dict[str, Kind] = {
     "params.config.disc_logit_reg": FLOAT_TEXT, "params.config.disc_grad_penalty": FLOAT_TEXT,
     "params.config.disc_reward_scale": FLOAT_TEXT, "params.config.disc_weight_decay": FLOAT_TEXT,
     "params.config.task_reward_w": FLOAT_TEXT, "params.config.disc_reward_w": FLOAT_TEXT,
+    "params.config.capture_video": FLAG, "params.config.capture_video_freq": COUNT,
+    "params.config.capture_video_len": COUNT,
 }
 """The keys the runner, rl_games and the AMP agent read, by kind; REQUIRED lists those they cannot do without."""
 REQUIRED = ("env", "env.numEnvs", "env.episodeLength", "sim", "sim.dt", "params", "params.algo", "params.algo.name",
             "params.model", "params.model.name", "params.network", "params.network.name", "params.config",
             "params.config.horizon_length", "params.config.minibatch_size")
 FLAGS: Dict[str, Kind] = {"num_envs": COUNT, "seed": SEED, "horizon_length": COUNT, "minibatch_size": COUNT,
-                          "max_iterations": COUNT, "num_trials": COUNT, "num_repeats": COUNT}
+                          "max_iterations": COUNT, "num_trials": COUNT, "num_repeats": COUNT,
+                          "capture_video_freq": COUNT, "capture_video_len": COUNT}
 MISSING = object()
 
 

@@ -23,6 +23,7 @@ class VecTask:
     ``success`` and ``precision`` so far, the ``task_ids`` the step ran with, and per-task finished episode
     rewards ``task_episode_rewards``.
     Finished environments are reset inside step, so returned observations start their next episode.
+    A ``recorder`` (rollout_video.RolloutRecorder) set on the task sees each step's state before that reset.
     """
 
     def __init__(self, cfg, objectives, device):
@@ -56,6 +57,7 @@ class VecTask:
         self.episode_reward = torch.zeros(n, device=self.device)
         self.amp_hist = torch.zeros((n, self.num_amp_obs_steps, AMP_FRAME_DIM), device=self.device)
         self.extras = {}
+        self.recorder = None
         self.reset()
 
     def _per_task(self, values):
@@ -123,6 +125,8 @@ class VecTask:
             'task_episode_rewards': {name: self.episode_reward[self.reset_buf & (self.task_ids == i)].clone()
                                      for i, name in enumerate(self.task_names)},
         }
+        if self.recorder is not None:
+            self.recorder.after_step(self)
         done = self.reset_buf.clone()
         self.reset_idx(done.nonzero(as_tuple=False).squeeze(-1))
         self._compute_observations()

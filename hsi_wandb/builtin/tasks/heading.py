@@ -2,6 +2,7 @@
 
 import torch
 
+from .. import render
 from .objective import Objective, random_directions, uniform
 
 
@@ -39,6 +40,13 @@ class HeadingObjective(Objective):
         """Success: mean velocity error at most successVelErr; precision: the mean velocity error."""
         mean_err = self.sum_err / self.steps.clamp(min=1.0)
         return mean_err <= self.params['successVelErr'], mean_err
+
+    def draw(self, view, env_id, progress):
+        """The commanded velocity as an arrow from the mass (half a metre per m/s, as the mass's own)."""
+        start = view.centre
+        end = start + 0.5 * self.target_vel[env_id].cpu().numpy()
+        view.polyline([start, end], render.GOAL)
+        view.disc(end, 0.06, render.GOAL)
 
     def observe(self, body, progress):
         """The target velocity."""

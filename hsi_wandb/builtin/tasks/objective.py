@@ -53,6 +53,9 @@ class Objective:
         """Envs whose episode ends in failure now: (num_envs,) bool."""
         return torch.zeros(self.num_envs, dtype=torch.bool, device=self.device)
 
+    def draw(self, view, env_id, progress):
+        """Draw env ``env_id``'s goal into a render.View (metres); nothing by default."""
+
     def outcome(self, body):
         """Per env, how the episode so far measures up: (success flags, precision), both (num_envs,).
 

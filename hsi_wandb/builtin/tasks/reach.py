@@ -2,6 +2,7 @@
 
 import torch
 
+from .. import render
 from ..vec_task import VecTask
 from .objective import Objective, random_directions, uniform
 
@@ -40,6 +41,14 @@ class ReachObjective(Objective):
         inside = self._distance(body) < self.params['successRadius']
         self.hold = torch.where(inside, self.hold + 1.0, torch.zeros_like(self.hold))
         self.succeeded |= self.hold >= self.params['holdSteps']
+
+    def draw(self, view, env_id, progress):
+        """The target, its success radius, and the arena's edge."""
+        target = self.target[env_id].cpu().numpy()
+        view.disc(target, 0.08, render.GOAL)
+        view.disc(target, self.params['successRadius'], render.GOAL, ring=True)
+        edge = self.params['arenaSize']
+        view.polyline([(-edge, -edge), (edge, -edge), (edge, edge), (-edge, edge), (-edge, -edge)], render.GOAL)
 
     def observe(self, body, progress):
         """Target relative to the body and the fraction of the hold completed."""

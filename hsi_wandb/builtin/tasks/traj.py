@@ -2,6 +2,7 @@
 
 import torch
 
+from .. import render
 from ..vec_task import VecTask
 from .objective import Objective, random_directions, uniform
 
@@ -47,13 +48,14 @@ class TrajObjective(Objective):
         self.sum_dist[env_ids] = 0.0
         self.steps[env_ids] = 0.0
 
-    def target(self, time):
-        """Target positions at times (num_envs, k) in seconds: (num_envs, k, 2)."""
-        side = torch.stack([-self.forward[:, 1], self.forward[:, 0]], dim=-1)
-        phase = self.freq.unsqueeze(-1) * time + self.phase.unsqueeze(-1)
-        along = (self.speed.unsqueeze(-1) * time).unsqueeze(-1) * self.forward.unsqueeze(1)
-        sway = (self.amp.unsqueeze(-1) * (torch.sin(phase) - torch.sin(self.phase).unsqueeze(-1))).unsqueeze(-1)
-        return self.origin.unsqueeze(1) + along + sway * side.unsqueeze(1)
+    def target(self, time, env_ids=slice(None)):
+        """Target positions of env_ids (all envs by default) at times (len(env_ids), k) in seconds: (..., k, 2)."""
+        forward, phase0 = self.forward[env_ids], self.phase[env_ids]
+        side = torch.stack([-forward[:, 1], forward[:, 0]], dim=-1)
+        phase = self.freq[env_ids].unsqueeze(-1) * time + phase0.unsqueeze(-1)
+        along = (self.speed[env_ids].unsqueeze(-1) * time).unsqueeze(-1) * forward.unsqueeze(1)
+        sway = (self.amp[env_ids].unsqueeze(-1) * (torch.sin(phase) - torch.sin(phase0).unsqueeze(-1))).unsqueeze(-1)
+        return self.origin[env_ids].unsqueeze(1) + along + sway * side.unsqueeze(1)
 
     def _distance(self, body, progress):
         """Distance of each body to its current target point."""
@@ -70,6 +72,16 @@ class TrajObjective(Objective):
     def outcome(self, body):
         """Success: never farther than successRadius from the target; precision: the mean distance."""
         return self.max_dist <= self.params['successRadius'], self.sum_dist / self.steps.clamp(min=1.0)
+
+    def draw(self, view, env_id, progress):
+        """The path from a second ago to three seconds ahead, the target point and the success radius around it."""
+        now, start = progress * self.dt, max(0.0, progress * self.dt - 1.0)
+        times = torch.cat([torch.tensor([now]), torch.arange(start, now + 3.0, 0.1)]).to(self.device).unsqueeze(0)
+        points = self.target(times, [env_id])[0].cpu().numpy()
+        target = points[0]
+        view.polyline(points[1:], render.PATH)
+        view.disc(target, 0.08, render.GOAL)
+        view.disc(target, self.params['successRadius'], render.GOAL, ring=True)
 
     def observe(self, body, progress):
         """Target positions now and at the look-ahead times, relative to the body."""
