@@ -12,7 +12,9 @@ Sections (each measurement runs in a fresh process, variants interleaved, median
   3. latency checkpoint logging adds to save() (10 MB to 500 MB), how long finishing waits, and a check
      (read back with `wandb leet inspect --json`) that every checkpoint is in the run with the bytes saved;
   4. memory: peak RSS with and without the mirror, RSS after 1,000 and 10,000 logged epochs;
-  5. start-up (process start to the first rollout step) and shut-down (last epoch to process exit).
+  5. start-up (process start to the first rollout step) and shut-down (last epoch to process exit);
+  6. videos: epoch time with ``wandb.videos`` watching a folder, and with ``--capture_video`` recording the default
+     task, against the mirror alone, on the epochs without a video and on those that record one.
 Exits with status 1 if a checkpoint is missing from its run or holds other bytes than were saved.
 """
 import argparse
@@ -37,6 +39,7 @@ sys.path.insert(0, os.path.join(ROOT, "tests"))
 
 from offline_run import OfflineRun  # noqa: E402  (the project's reader of offline runs)
 from workers import BENCH_PROJECT, md5_hex  # noqa: E402
+from hsi_wandb import videos  # noqa: E402
 
 TRAIN_VARIANTS = (("plain", "disabled", "(a) TensorBoard only: the rl_games agent without hsi_wandb"),
                   ("tb", "disabled", "(a') hsi_wandb, W&B off (WANDB_MODE=disabled)"),
@@ -62,13 +65,15 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p.add_argument("--sizes_mb", type=int, nargs="+", help="checkpoint sizes in MB (default 10 100 500)")
     p.add_argument("--saves", type=int, help="saves per checkpoint size, to one path (default 5; quick 3)")
     p.add_argument("--save_gap", type=float, default=1.5, help="seconds between two saves (default 1.5)")
-    p.add_argument("--sections", default="12345", help="which sections to run, e.g. 13 (default: all)")
+    p.add_argument("--video_epochs", type=int, help="training epochs per video run (default 40; quick 12)")
+    p.add_argument("--video_repeats", type=int, help="runs per video variant, interleaved (default 3; quick 1)")
+    p.add_argument("--sections", default="123456", help="which sections to run, e.g. 13 (default: all)")
     p.add_argument("--keep", metavar="DIR", help="keep every run's files under DIR instead of a temporary folder")
     p.add_argument("--json", metavar="FILE", help="also write every measurement, unaggregated, to FILE")
     args = p.parse_args(argv)
     defaults = dict(repeats=(1, 5), epochs=(6, 25), log_epochs=(200, 400), log_repeats=(1, 2),
                     memory_epochs=([1000, 3000], [1000, 5000, 10000]), sizes_mb=([10, 100], [10, 100, 500]),
-                    saves=(3, 5))
+                    saves=(3, 5), video_epochs=(12, 40), video_repeats=(1, 3))
     for key, (quick, full) in defaults.items():
         if getattr(args, key) is None:
             setattr(args, key, quick if args.quick else full)
@@ -544,6 +549,64 @@ def _met(ok: bool) -> str:
     return "yes" if ok else "NO"
 
 
+# --- section 6: videos ------------------------------------------------------------------------------------
+
+
+VIDEO_FREQ, VIDEO_LEN, HORIZON = 10, 32, 16
+VIDEO_VARIANTS = (("mirror", [], "(b) hsi_wandb mirror, no videos"),
+                  ("watch", ["wandb.videos=videos"], "(b) + wandb.videos watching a folder"),
+                  ("capture", ["--capture_video", "--capture_video_freq", str(VIDEO_FREQ), "--capture_video_len",
+                               str(VIDEO_LEN)], "(b) + --capture_video: 4 envs recorded, encoded, logged"))
+
+
+def run_videos(scratch: Scratch, args: argparse.Namespace) -> Dict[str, List[Dict[str, Any]]]:
+    """Each video variant ``video_repeats`` times, interleaved; per variant, one dict per run."""
+    runs: Dict[str, List[Dict[str, Any]]] = {v: [] for v, _, _ in VIDEO_VARIANTS}
+    for repeat in range(args.video_repeats):
+        for variant, video_args, _ in VIDEO_VARIANTS:
+            progress("videos {} ({}/{}), {} epochs".format(variant, repeat + 1, args.video_repeats, args.video_epochs))
+            result, _, _, workdir = scratch.run("train", "offline", variant=variant, epochs=args.video_epochs,
+                                                num_envs=args.num_envs, seed=args.seed, output="output",
+                                                video_args=video_args)
+            result["videos"] = len([f for _, _, files in os.walk(workdir) for f in files if f.endswith(".mp4")])
+            runs[variant].append(result)
+            scratch.discard(workdir)
+    return runs
+
+
+def video_epoch(epoch: int) -> bool:
+    """Whether ``epoch`` records a video or encodes one (the recording's epochs and the one after)."""
+    start = epoch - epoch % VIDEO_FREQ
+    return start > 0 and epoch - start <= -(-VIDEO_LEN // HORIZON)
+
+
+def report_videos(runs: Dict[str, List[Dict[str, Any]]], args: argparse.Namespace) -> Dict[str, float]:
+    """Section 6's table; returns each variant's median quiet epoch without a video over (b)'s."""
+    def epochs(run: Dict[str, Any], with_video: bool) -> List[float]:
+        timed = zip(range(2, len(run["epoch_s"]) + 2), run["epoch_s"], run["foreign_cpu_s"])
+        return [e for epoch, e, f in timed if f < QUIET * e and video_epoch(epoch) == with_video]
+
+    base = median([e for r in runs["mirror"] for e in epochs(r, False)])
+    rows, ratios = [], {}
+    for variant, _, label in VIDEO_VARIANTS:
+        without = [e for r in runs[variant] for e in epochs(r, False)]
+        recording = [e for r in runs[variant] for e in epochs(r, True)] if variant == "capture" else []
+        ratios[variant] = median(without) / base
+        rows.append([label, "{}".format(len(without)), "{:.4f}".format(median(without)),
+                     "{:.3f}".format(ratios[variant]), "{:.4f}".format(median(recording)) if recording else "-",
+                     "{:.3f}".format(median(recording) / base) if recording else "-",
+                     "{}".format(median([r["videos"] for r in runs[variant]]))])
+    table("6. Videos: run.py's default task, {} epochs x {} runs per variant, a video every {} epochs of {} steps "
+          "(horizon {})".format(args.video_epochs, args.video_repeats, VIDEO_FREQ, VIDEO_LEN, HORIZON),
+          ["variant", "epochs without a video", "median (s)", "/ (b)", "median of video epochs (s)",
+           "video epochs / (b)", "videos written"], rows,
+          "Epochs without a video: every epoch but those that record (the {} steps from each multiple of {}) and the "
+          "one after, which encodes on a thread; epochs of other programs' CPU left out as in section 1. The watcher "
+          "looks for new files every {:.0f} s on its own thread; the training thread only notes each row's time."
+          .format(VIDEO_LEN, VIDEO_FREQ, videos.SCAN_INTERVAL))
+    return ratios
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     """Run the chosen sections, print a table for each and the targets; 1 if a checkpoint went missing."""
     args = parse_args(argv)
@@ -572,6 +635,9 @@ def main(argv: Optional[List[str]] = None) -> int:
             memory = report_memory(training, raw["memory"], args)
         if "5" in args.sections and training:
             report_startup(training)
+        if "6" in args.sections:
+            raw["videos"] = run_videos(scratch, args)
+            report_videos(raw["videos"], args)
     finally:
         scratch.close()
         if args.json:

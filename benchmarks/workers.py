@@ -16,7 +16,7 @@ import statistics
 import subprocess
 import sys
 import time
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import psutil
 
@@ -124,13 +124,14 @@ def _epoch_clock(profiler: Optional["Profiler"] = None, epochs: int = 0) -> Any:
 
 
 def train(variant: str, epochs: int, num_envs: Optional[int], seed: int, output: str,
-          profile: bool = False) -> Dict[str, Any]:
+          profile: bool = False, video_args: Sequence[str] = ()) -> Dict[str, Any]:
     """Train run.py's default task with the AMP agent; ``variant`` is plain, tb, mirror or sync_tb.
 
     tb and mirror go through ``apply_to_runner`` exactly as ``run.py`` does (WANDB_MODE decides between them);
     plain is the agent without hsi_wandb; sync_tb is how IsaacGymEnvs does it: the plain agent and
     ``wandb.init(sync_tensorboard=True)`` beforehand. ``profile`` samples the training epochs with py-spy and
-    adds where the time went (:meth:`Profiler.attribution`).
+    adds where the time went (:meth:`Profiler.attribution`). ``video_args``: run.py arguments for videos
+    (``--capture_video ...``, ``wandb.videos=...``).
     """
     import run as run_py
     from hsi_wandb.builtin.registry import build_runner
@@ -139,7 +140,7 @@ def train(variant: str, epochs: int, num_envs: Optional[int], seed: int, output:
     argv = ["--max_iterations", str(epochs), "--seed", str(seed), "--output_path", output]
     if num_envs:
         argv += ["--num_envs", str(num_envs)]
-    args = run_py.parse_args(argv)
+    args = run_py.parse_args(argv + list(video_args))
     cfg_env, cfg_train, _ = run_py.load_configs(args)
     rl_config = run_py.rl_config_for(args, args.task, cfg_env, cfg_train, None)
     profiler = Profiler(os.path.abspath("profile.txt")) if profile else None
