@@ -12,8 +12,6 @@ Example (an ASE/TokenHSI ``run.py``)::
 import dataclasses
 import os
 import secrets
-import signal
-import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional
@@ -21,6 +19,7 @@ from typing import Any, Dict, List, Mapping, Optional
 from .artifacts import CheckpointLogger, checkpoint_path, unshare
 from .config import WandbSettings, resolve_settings
 from .evaluation import CHECKPOINT_KEY, trained_run_id
+from .interrupts import Terminated, exit_code_of, sigterm_as_interrupt
 from .lifecycle import NullRun, load_run_record, save_run_record, say, start_run
 from .mixing import Mixin, mix_into
 from .model_stats import GradNormTracker, gpu_memory, histogram_data
@@ -89,36 +88,6 @@ _EPOCH_STEPS = 2
 checkpoint elsewhere starts after them."""
 
 
-class _Terminated(KeyboardInterrupt):
-    """SIGTERM turned into an interruption of training, so it is handled like Ctrl-C."""
-
-    exit_code = 128 + signal.SIGTERM
-
-
-def _raise_terminated(signum: int, frame: Any) -> None:
-    raise _Terminated("SIGTERM")
-
-
-def _catch_sigterm() -> Any:
-    """Turn SIGTERM into :class:`_Terminated` while training runs (main thread only); returns the old handler."""
-    if threading.current_thread() is not threading.main_thread():
-        return None
-    return signal.signal(signal.SIGTERM, _raise_terminated)
-
-
-def _restore_sigterm(previous: Any) -> None:
-    if previous is not None:
-        signal.signal(signal.SIGTERM, previous)
-
-
-def _exit_code(exc: BaseException) -> int:
-    if isinstance(exc, SystemExit):
-        return exc.code if isinstance(exc.code, int) else 1
-    if isinstance(exc, _Terminated):
-        return _Terminated.exit_code
-    return 130 if isinstance(exc, KeyboardInterrupt) else 1
-
-
 class WandbMixin(Mixin):
     """Mirror an rl_games agent to W&B: ``class MyAgent(WandbMixin, A2CAgent)``, or :func:`apply_to_runner`.
 
@@ -149,18 +118,16 @@ class WandbMixin(Mixin):
         ``interrupt``; the run is then finished and the interruption propagates (SIGTERM as exit code 143).
         """
         self._wandb_start()
-        previous_handler = _catch_sigterm()
-        try:
-            result = self._wandb_next().train()
-        except BaseException as exc:
-            if isinstance(exc, KeyboardInterrupt):
-                self._wandb_save_interrupt()
-            self._wandb_end(_exit_code(exc), final=False)
-            if isinstance(exc, _Terminated):
-                raise SystemExit(_Terminated.exit_code) from exc
-            raise
-        finally:
-            _restore_sigterm(previous_handler)
+        with sigterm_as_interrupt():
+            try:
+                result = self._wandb_next().train()
+            except BaseException as exc:
+                if isinstance(exc, KeyboardInterrupt):
+                    self._wandb_save_interrupt()
+                self._wandb_end(exit_code_of(exc), final=False)
+                if isinstance(exc, Terminated):
+                    raise SystemExit(Terminated.exit_code) from exc
+                raise
         self._wandb_end(0, final=True)
         return result
 
