@@ -11,8 +11,6 @@ Example (an ASE/TokenHSI ``run.py``)::
 """
 import dataclasses
 import os
-import secrets
-import time
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional
 
@@ -26,6 +24,7 @@ from .model_stats import GradNormTracker, gpu_memory, histogram_data
 from .numbers import with_numbers
 from .provenance import git_state
 from .rl_games_player import attach_player
+from .run_names import generated_run_name
 from .sinks import JsonlBackup, ProgressBar, RowFanout
 from .writer import WandbWriter
 
@@ -71,16 +70,6 @@ def configure(train_cfg: Mapping[str, Any], source: str = "<config>", **kwargs: 
     global _default_options
     _default_options = make_options(train_cfg, source, **kwargs)
     return _default_options
-
-
-def generated_run_name(config: Mapping[str, Any], task: Optional[str]) -> str:
-    """A readable, unique run name: task, config name, learning rate and a timestamp."""
-    algo_cfg = config.get("params", {}).get("config", {}) if isinstance(config.get("params"), Mapping) else {}
-    parts = [task] + ([algo_cfg.get("name")] if algo_cfg.get("name") != task else [])
-    if algo_cfg.get("learning_rate") is not None:
-        parts.append("lr{:g}".format(float(algo_cfg["learning_rate"])))
-    parts += [time.strftime("%Y%m%d-%H%M%S"), secrets.token_hex(2)]
-    return "-".join(str(p) for p in parts if p)
 
 
 _EPOCH_STEPS = 2
