@@ -9,68 +9,23 @@ Example (an ASE/TokenHSI ``run.py``)::
     runner.load(cfg_train)
     runner.run(vargs)
 """
-import dataclasses
 import os
-from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional
 
 from .artifacts import CheckpointLogger, checkpoint_path, unshare
-from .config import WandbSettings, resolve_settings
+from .config import WandbSettings
 from .evaluation import CHECKPOINT_KEY, trained_run_id
 from .interrupts import Terminated, exit_code_of, sigterm_as_interrupt
 from .lifecycle import NullRun, load_run_record, save_run_record, say, start_run
 from .mixing import Mixin, mix_into
 from .model_stats import GradNormTracker, gpu_memory, histogram_data
-from .numbers import with_numbers
-from .provenance import git_state
+from .rl_games_options import WandbOptions, configure, default_options, make_options
 from .rl_games_player import attach_player
 from .run_names import generated_run_name
 from .sinks import JsonlBackup, ProgressBar, RowFanout
 from .writer import WandbWriter
 
-
-@dataclass
-class WandbOptions:
-    """What an agent needs to start its W&B run: resolved settings and the config to log."""
-
-    settings: WandbSettings
-    config: Dict[str, Any] = field(default_factory=dict)
-    """Logged as the W&B run config: the training YAML plus ``extra_config``, with ``5e-4`` as a number."""
-    task: Optional[str] = None
-    """Task name, used in generated run names."""
-    files: List[str] = field(default_factory=list)
-    """Config files attached to the run."""
-    dry_run: bool = False
-    """Write no checkpoint (the runner trains one epoch)."""
-
-
-def make_options(train_cfg: Mapping[str, Any], source: str = "<config>",
-                 extra_config: Optional[Mapping[str, Any]] = None, task: Optional[str] = None,
-                 overrides: Optional[Mapping[str, Any]] = None, files: Optional[List[str]] = None,
-                 dry_run: bool = False) -> WandbOptions:
-    """Validate the W&B switches (ConfigError before training) and bundle the run config with provenance.
-
-    ``overrides`` are command-line values for the ``wandb:`` section (plus ``use_wandb``).
-    """
-    settings = resolve_settings(train_cfg, source, overrides=overrides)
-    config = with_numbers(dict(train_cfg, **(extra_config or {})))
-    config["wandb"] = dataclasses.asdict(settings.wandb)
-    git = git_state()
-    if git:
-        config["git"] = git
-    return WandbOptions(settings, config, task, list(files or ([source] if os.path.isfile(source) else [])),
-                        dry_run)
-
-
-_default_options: Optional[WandbOptions] = None
-
-
-def configure(train_cfg: Mapping[str, Any], source: str = "<config>", **kwargs: Any) -> WandbOptions:
-    """Set the options that agents built from a ``WandbMixin`` subclass use (arguments of :func:`make_options`)."""
-    global _default_options
-    _default_options = make_options(train_cfg, source, **kwargs)
-    return _default_options
-
+__all__ = ["WandbMixin", "WandbOptions", "apply_to_runner", "attach", "configure", "make_options"]
 
 _EPOCH_STEPS = 2
 """W&B steps the epoch in progress at a save may still take (its row, its histograms): a run resumed from the
@@ -87,7 +42,7 @@ class WandbMixin(Mixin):
 
     def __init__(self, *args: Any, **kwargs: Any):
         self._wandb_next().__init__(*args, **kwargs)
-        self._wandb_attach(_default_options or make_options({}))
+        self._wandb_attach(default_options())
 
     def _wandb_attach(self, options: WandbOptions) -> None:
         self._wandb_options = options
