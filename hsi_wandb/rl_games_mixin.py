@@ -21,6 +21,7 @@ from .mixing import Mixin, mix_into
 from .model_stats import GradNormTracker, gpu_memory, histogram_data
 from .rl_games_options import WandbOptions, configure, default_options, make_options
 from .rl_games_player import attach_player
+from .rl_games_runner import attach_to_builders
 from .run_names import generated_run_name
 from .sinks import JsonlBackup, ProgressBar, RowFanout
 from .writer import WandbWriter
@@ -295,14 +296,5 @@ def apply_to_runner(runner: Any, train_cfg: Mapping[str, Any], source: str = "<c
     ``dry_run``).
     """
     options = make_options(train_cfg, source, **kwargs)
-    for factory, attach_to in ((runner.algo_factory, attach), (runner.player_factory, attach_player)):
-        for name, builder in list(factory._builders.items()):
-            factory.register_builder(name, _attaching(builder, attach_to, options))
+    attach_to_builders(runner, attach, attach_player, options)
     return options.settings
-
-
-def _attaching(builder: Any, attach_to: Any, options: WandbOptions) -> Any:
-    def build(**kwargs: Any) -> Any:
-        return attach_to(builder(**kwargs), options)
-
-    return build
