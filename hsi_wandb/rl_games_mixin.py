@@ -39,6 +39,8 @@ class WandbMixin(Mixin):
     ``train()`` starts the run (global rank 0 only), wraps ``self.writer`` so every scalar also goes to W&B
     one row per epoch, logs every ``save()`` as a checkpoint artifact, and finishes the run with exit code 0,
     or non-zero when training raises (the exception still propagates).
+
+    The methods follow a training run: restored from a checkpoint (when resuming), start, each epoch, each save, end.
     """
 
     def __init__(self, *args: Any, **kwargs: Any):
@@ -46,6 +48,7 @@ class WandbMixin(Mixin):
         self._wandb_attach(default_options())
 
     def _wandb_attach(self, options: WandbOptions) -> None:
+        """Hold ``options`` and the state of a run not started yet (``train()`` starts it)."""
         self._wandb_options = options
         self._wandb_run: Any = NullRun()
         self._wandb_writer: Optional[WandbWriter] = None
@@ -55,6 +58,13 @@ class WandbMixin(Mixin):
         self._wandb_resumed: Dict[str, Any] = {}
         self._wandb_save_reason: Optional[str] = None
         self._wandb_best_reward: Any = None
+
+    def set_full_state_weights(self, weights: Dict[str, Any], *args: Any, **kwargs: Any) -> None:
+        """Restore as rl_games does and remember which W&B run the checkpoint belongs to, its step and clock."""
+        self._wandb_next().set_full_state_weights(weights, *args, **kwargs)
+        trained = weights.get(CHECKPOINT_KEY) or {}
+        self._wandb_resumed = dict({key: trained.get(key) for key in ("name", "group", "last_step", "wall_time")},
+                                   run_id=trained_run_id(weights))
 
     def train(self) -> Any:
         """Train with the W&B run open; it is finished however training ends.
@@ -76,67 +86,8 @@ class WandbMixin(Mixin):
         self._wandb_end(0, final=True)
         return result
 
-    def _wandb_save_interrupt(self) -> None:
-        """Save ``<name>_interrupt.pth`` where rl_games keeps checkpoints, so training can resume from it."""
-        if getattr(self, "writer", None) is None:
-            return
-        folder = getattr(self, "nn_dir", None) or getattr(self, "network_path", None) or self._wandb_experiment_dir()
-        name = str(getattr(self, "config", {}).get("name", "model"))
-        self._wandb_save_reason = "interrupt"
-        try:
-            self.save(os.path.join(folder, name + "_interrupt"))
-        except Exception as exc:
-            say("could not save the interrupt checkpoint: {}".format(exc))
-        finally:
-            self._wandb_save_reason = None
-
-    def update_epoch(self) -> int:
-        """Start a new epoch: close the previous epoch's row (with its model statistics) and send it."""
-        if self._wandb_writer is not None:
-            self._wandb_close_row()
-        epoch = self._wandb_next().update_epoch()
-        if self._wandb_writer is not None:
-            self._wandb_writer.begin_epoch(epoch)
-        return epoch
-
-    def save(self, fn: str) -> None:
-        """Save as rl_games does, then hand the file to the checkpoint logger (a dry run writes nothing)."""
-        if self._wandb_options.dry_run:
-            print("hsi_wandb: dry run, checkpoint {} not written".format(fn))
-            return
-        unshare(fn + ".pth")
-        unshare(fn)
-        self._wandb_next().save(fn)
-        if self._wandb_checkpoints is not None:
-            path = checkpoint_path(fn)
-            rolling = os.path.basename(path) == "{}.pth".format(getattr(self, "config", {}).get("name"))
-            self._wandb_checkpoints.add(path, dict(self._wandb_checkpoint_metadata(), rolling=rolling))
-
-    def get_full_state_weights(self) -> Dict[str, Any]:
-        """rl_games' checkpoint state plus the W&B run that trained it (identity, the frame of this epoch's row, its
-        last step and wall time), so resuming continues that run, its steps and its clock, and an evaluation of
-        it, wherever the file is copied, joins its group at its epoch's row."""
-        state = self._wandb_next().get_full_state_weights()
-        run, writer = self._wandb_run, self._wandb_writer
-        trained: Dict[str, Any] = {}
-        if run.run_id:
-            trained.update(run.identity(), row_frame=self._wandb_row_frame())
-        if run.last_step is not None and writer is not None:
-            trained["last_step"] = run.last_step + _EPOCH_STEPS
-        if writer is not None:
-            trained["wall_time"] = writer.wall_time
-        if trained:
-            state[CHECKPOINT_KEY] = trained
-        return state
-
-    def set_full_state_weights(self, weights: Dict[str, Any], *args: Any, **kwargs: Any) -> None:
-        """Restore as rl_games does and remember which W&B run the checkpoint belongs to, its step and clock."""
-        self._wandb_next().set_full_state_weights(weights, *args, **kwargs)
-        trained = weights.get(CHECKPOINT_KEY) or {}
-        self._wandb_resumed = dict({key: trained.get(key) for key in ("name", "group", "last_step", "wall_time")},
-                                   run_id=trained_run_id(weights))
-
     def _wandb_start(self) -> None:
+        """Open the W&B run (the checkpoint's when resuming) and wrap the writer; a rank without one logs nothing."""
         if getattr(self, "writer", None) is None:
             return
         options = self._wandb_options
@@ -180,6 +131,7 @@ class WandbMixin(Mixin):
         return {key: value for key, value in resumed.items() if key != "wall_time" and value is not None}
 
     def _wandb_say_resumed(self, previous: Mapping[str, Any], experiment_dir: str) -> None:
+        """Say which run resumes at which frame, and what becomes of the rows it already has."""
         frame, last = int(getattr(self, "frame", 0)), previous.get("last_frame")
         message = "resuming W&B run {} at frame {} (epoch {})".format(
             previous["run_id"], frame, getattr(self, "epoch_num", 0))
@@ -191,6 +143,15 @@ class WandbMixin(Mixin):
             message += ("; it already has rows up to frame {}: the rows from frame {} on are logged again after "
                         "them and W&B keeps both (plot against frame; nothing is dropped)".format(last, frame))
         say(message)
+
+    def update_epoch(self) -> int:
+        """Start a new epoch: close the previous epoch's row (with its model statistics) and send it."""
+        if self._wandb_writer is not None:
+            self._wandb_close_row()
+        epoch = self._wandb_next().update_epoch()
+        if self._wandb_writer is not None:
+            self._wandb_writer.begin_epoch(epoch)
+        return epoch
 
     def _wandb_close_row(self) -> None:
         """Send the epoch's row with norms and GPU memory, then (every ``histogram_freq``) histograms at its frame."""
@@ -208,7 +169,77 @@ class WandbMixin(Mixin):
         if section.histograms != "none" and epoch % section.histogram_freq == 0:
             self._wandb_run.log_histograms(frame, epoch, histogram_data(self.model, section.histograms))
 
+    def save(self, fn: str) -> None:
+        """Save as rl_games does, then hand the file to the checkpoint logger (a dry run writes nothing)."""
+        if self._wandb_options.dry_run:
+            print("hsi_wandb: dry run, checkpoint {} not written".format(fn))
+            return
+        unshare(fn + ".pth")
+        unshare(fn)
+        self._wandb_next().save(fn)
+        if self._wandb_checkpoints is not None:
+            path = checkpoint_path(fn)
+            rolling = os.path.basename(path) == "{}.pth".format(getattr(self, "config", {}).get("name"))
+            self._wandb_checkpoints.add(path, dict(self._wandb_checkpoint_metadata(), rolling=rolling))
+
+    def _wandb_checkpoint_metadata(self) -> Dict[str, Any]:
+        """Epoch, frame, row frame, mean reward, and why it saved: interrupt, best, final, save_frequency or save."""
+        epoch, frame = int(getattr(self, "epoch_num", 0)), int(getattr(self, "frame", 0))
+        max_epochs = getattr(self, "max_epochs", -1) or -1
+        max_frames = getattr(self, "max_frames", -1) or -1
+        save_freq = getattr(self, "save_freq", 0) or 0
+        best_reward = getattr(self, "last_mean_rewards", None)
+        if self._wandb_save_reason:
+            reason = self._wandb_save_reason
+        elif None not in (best_reward, self._wandb_best_reward) and best_reward > self._wandb_best_reward:
+            reason = "best"
+        elif (0 < max_epochs <= epoch) or (0 < max_frames <= frame):
+            reason = "final"
+        elif save_freq > 0 and epoch % save_freq == 0:
+            reason = "save_frequency"
+        else:
+            reason = "save"
+        self._wandb_best_reward = best_reward
+        metadata: Dict[str, Any] = {"epoch": epoch, "frame": frame, "row_frame": self._wandb_row_frame(),
+                                    "reason": reason}
+        rewards = getattr(self, "game_rewards", None)
+        if rewards is not None and getattr(rewards, "current_size", 0) > 0:
+            metadata["mean_reward"] = float(rewards.get_mean()[0])
+        return metadata
+
+    def get_full_state_weights(self) -> Dict[str, Any]:
+        """rl_games' checkpoint state plus the W&B run that trained it (identity, the frame of this epoch's row, its
+        last step and wall time), so resuming continues that run, its steps and its clock, and an evaluation of
+        it, wherever the file is copied, joins its group at its epoch's row."""
+        state = self._wandb_next().get_full_state_weights()
+        run, writer = self._wandb_run, self._wandb_writer
+        trained: Dict[str, Any] = {}
+        if run.run_id:
+            trained.update(run.identity(), row_frame=self._wandb_row_frame())
+        if run.last_step is not None and writer is not None:
+            trained["last_step"] = run.last_step + _EPOCH_STEPS
+        if writer is not None:
+            trained["wall_time"] = writer.wall_time
+        if trained:
+            state[CHECKPOINT_KEY] = trained
+        return state
+
+    def _wandb_save_interrupt(self) -> None:
+        """Save ``<name>_interrupt.pth`` where rl_games keeps checkpoints, so training can resume from it."""
+        if getattr(self, "writer", None) is None:
+            return
+        folder = getattr(self, "nn_dir", None) or getattr(self, "network_path", None) or self._wandb_experiment_dir()
+        name = str(getattr(self, "config", {}).get("name", "model"))
+        self._wandb_save_reason = "interrupt"
+        try:
+            self.save(os.path.join(folder, name + "_interrupt"))
+        except Exception as exc:
+            say("could not save the interrupt checkpoint: {}".format(exc))
+        finally:
+            self._wandb_save_reason = None
+
     def _wandb_end(self, exit_code: int, final: bool) -> None:
+        """Send the last row, give the agent its own writer back, log the held checkpoint and finish the run."""
         flush = getattr(getattr(self, "writer", None), "flush", None)
         if flush is not None:
             flush()
@@ -242,6 +273,7 @@ class WandbMixin(Mixin):
                 holder.writer = new
 
     def _wandb_experiment_dir(self) -> str:
+        """Where rl_games writes this experiment (its run record and offline W&B run go there too)."""
         for attr in ("experiment_dir", "network_path"):
             path = getattr(self, attr, None)
             if path:
@@ -252,30 +284,6 @@ class WandbMixin(Mixin):
         """The frame the current epoch's row sits at (rl_games writes an epoch's scalars before adding its frames)."""
         writer, frame = self._wandb_writer, int(getattr(self, "frame", 0))
         return writer.row_frame if writer is not None and writer.pending else frame
-
-    def _wandb_checkpoint_metadata(self) -> Dict[str, Any]:
-        epoch, frame = int(getattr(self, "epoch_num", 0)), int(getattr(self, "frame", 0))
-        max_epochs = getattr(self, "max_epochs", -1) or -1
-        max_frames = getattr(self, "max_frames", -1) or -1
-        save_freq = getattr(self, "save_freq", 0) or 0
-        best_reward = getattr(self, "last_mean_rewards", None)
-        if self._wandb_save_reason:
-            reason = self._wandb_save_reason
-        elif None not in (best_reward, self._wandb_best_reward) and best_reward > self._wandb_best_reward:
-            reason = "best"
-        elif (0 < max_epochs <= epoch) or (0 < max_frames <= frame):
-            reason = "final"
-        elif save_freq > 0 and epoch % save_freq == 0:
-            reason = "save_frequency"
-        else:
-            reason = "save"
-        self._wandb_best_reward = best_reward
-        metadata: Dict[str, Any] = {"epoch": epoch, "frame": frame, "row_frame": self._wandb_row_frame(),
-                                    "reason": reason}
-        rewards = getattr(self, "game_rewards", None)
-        if rewards is not None and getattr(rewards, "current_size", 0) > 0:
-            metadata["mean_reward"] = float(rewards.get_mean()[0])
-        return metadata
 
 
 WandbMixin._wandb_owner = WandbMixin
