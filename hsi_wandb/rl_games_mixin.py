@@ -9,115 +9,29 @@ Example (an ASE/TokenHSI ``run.py``)::
     runner.load(cfg_train)
     runner.run(vargs)
 """
-import dataclasses
 import os
-import secrets
-import signal
-import threading
-import time
-from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional
 
 from .artifacts import CheckpointLogger, checkpoint_path, unshare
-from .config import WandbSettings, resolve_settings
+from .config import WandbSettings
 from .evaluation import CHECKPOINT_KEY, trained_run_id
+from .interrupts import Terminated, exit_code_of, sigterm_as_interrupt
 from .lifecycle import NullRun, load_run_record, save_run_record, say, start_run
 from .mixing import Mixin, mix_into
 from .model_stats import GradNormTracker, gpu_memory, histogram_data
-from .numbers import with_numbers
-from .provenance import git_state
+from .rl_games_options import WandbOptions, configure, default_options, make_options
 from .rl_games_player import attach_player
+from .rl_games_runner import attach_to_builders
+from .run_names import generated_run_name
 from .sinks import JsonlBackup, ProgressBar, RowFanout
 from .videos import VideoWatcher
 from .writer import WandbWriter
 
-
-@dataclass
-class WandbOptions:
-    """What an agent needs to start its W&B run: resolved settings and the config to log."""
-
-    settings: WandbSettings
-    config: Dict[str, Any] = field(default_factory=dict)
-    """Logged as the W&B run config: the training YAML plus ``extra_config``, with ``5e-4`` as a number."""
-    task: Optional[str] = None
-    """Task name, used in generated run names."""
-    files: List[str] = field(default_factory=list)
-    """Config files attached to the run."""
-    dry_run: bool = False
-    """Write no checkpoint (the runner trains one epoch)."""
-
-
-def make_options(train_cfg: Mapping[str, Any], source: str = "<config>",
-                 extra_config: Optional[Mapping[str, Any]] = None, task: Optional[str] = None,
-                 overrides: Optional[Mapping[str, Any]] = None, files: Optional[List[str]] = None,
-                 dry_run: bool = False) -> WandbOptions:
-    """Validate the W&B switches (ConfigError before training) and bundle the run config with provenance.
-
-    ``overrides`` are command-line values for the ``wandb:`` section (plus ``use_wandb``).
-    """
-    settings = resolve_settings(train_cfg, source, overrides=overrides)
-    config = with_numbers(dict(train_cfg, **(extra_config or {})))
-    config["wandb"] = dataclasses.asdict(settings.wandb)
-    git = git_state()
-    if git:
-        config["git"] = git
-    return WandbOptions(settings, config, task, list(files or ([source] if os.path.isfile(source) else [])),
-                        dry_run)
-
-
-_default_options: Optional[WandbOptions] = None
-
-
-def configure(train_cfg: Mapping[str, Any], source: str = "<config>", **kwargs: Any) -> WandbOptions:
-    """Set the options that agents built from a ``WandbMixin`` subclass use (arguments of :func:`make_options`)."""
-    global _default_options
-    _default_options = make_options(train_cfg, source, **kwargs)
-    return _default_options
-
-
-def generated_run_name(config: Mapping[str, Any], task: Optional[str]) -> str:
-    """A readable, unique run name: task, config name, learning rate and a timestamp."""
-    algo_cfg = config.get("params", {}).get("config", {}) if isinstance(config.get("params"), Mapping) else {}
-    parts = [task] + ([algo_cfg.get("name")] if algo_cfg.get("name") != task else [])
-    if algo_cfg.get("learning_rate") is not None:
-        parts.append("lr{:g}".format(float(algo_cfg["learning_rate"])))
-    parts += [time.strftime("%Y%m%d-%H%M%S"), secrets.token_hex(2)]
-    return "-".join(str(p) for p in parts if p)
-
+__all__ = ["WandbMixin", "WandbOptions", "apply_to_runner", "attach", "configure", "make_options"]
 
 _EPOCH_STEPS = 2
 """W&B steps the epoch in progress at a save may still take (its row, its histograms): a run resumed from the
 checkpoint elsewhere starts after them."""
-
-
-class _Terminated(KeyboardInterrupt):
-    """SIGTERM turned into an interruption of training, so it is handled like Ctrl-C."""
-
-    exit_code = 128 + signal.SIGTERM
-
-
-def _raise_terminated(signum: int, frame: Any) -> None:
-    raise _Terminated("SIGTERM")
-
-
-def _catch_sigterm() -> Any:
-    """Turn SIGTERM into :class:`_Terminated` while training runs (main thread only); returns the old handler."""
-    if threading.current_thread() is not threading.main_thread():
-        return None
-    return signal.signal(signal.SIGTERM, _raise_terminated)
-
-
-def _restore_sigterm(previous: Any) -> None:
-    if previous is not None:
-        signal.signal(signal.SIGTERM, previous)
-
-
-def _exit_code(exc: BaseException) -> int:
-    if isinstance(exc, SystemExit):
-        return exc.code if isinstance(exc.code, int) else 1
-    if isinstance(exc, _Terminated):
-        return _Terminated.exit_code
-    return 130 if isinstance(exc, KeyboardInterrupt) else 1
 
 
 class WandbMixin(Mixin):
@@ -126,13 +40,16 @@ class WandbMixin(Mixin):
     ``train()`` starts the run (global rank 0 only), wraps ``self.writer`` so every scalar also goes to W&B
     one row per epoch, logs every ``save()`` as a checkpoint artifact, and finishes the run with exit code 0,
     or non-zero when training raises (the exception still propagates).
+
+    The methods follow a training run: restored from a checkpoint (when resuming), start, each epoch, each save, end.
     """
 
     def __init__(self, *args: Any, **kwargs: Any):
         self._wandb_next().__init__(*args, **kwargs)
-        self._wandb_attach(_default_options or make_options({}))
+        self._wandb_attach(default_options())
 
     def _wandb_attach(self, options: WandbOptions) -> None:
+        """Hold ``options`` and the state of a run not started yet (``train()`` starts it)."""
         self._wandb_options = options
         self._wandb_run: Any = NullRun()
         self._wandb_writer: Optional[WandbWriter] = None
@@ -143,81 +60,6 @@ class WandbMixin(Mixin):
         self._wandb_save_reason: Optional[str] = None
         self._wandb_best_reward: Any = None
 
-    def train(self) -> Any:
-        """Train with the W&B run open; it is finished however training ends.
-
-        Ctrl-C or SIGTERM (cluster preemption) first saves an interrupt checkpoint, logged with reason
-        ``interrupt``; the run is then finished and the interruption propagates (SIGTERM as exit code 143).
-        """
-        self._wandb_start()
-        previous_handler = _catch_sigterm()
-        try:
-            result = self._wandb_next().train()
-        except BaseException as exc:
-            if isinstance(exc, KeyboardInterrupt):
-                self._wandb_save_interrupt()
-            self._wandb_end(_exit_code(exc), final=False)
-            if isinstance(exc, _Terminated):
-                raise SystemExit(_Terminated.exit_code) from exc
-            raise
-        finally:
-            _restore_sigterm(previous_handler)
-        self._wandb_end(0, final=True)
-        return result
-
-    def _wandb_save_interrupt(self) -> None:
-        """Save ``<name>_interrupt.pth`` where rl_games keeps checkpoints, so training can resume from it."""
-        if getattr(self, "writer", None) is None:
-            return
-        folder = getattr(self, "nn_dir", None) or getattr(self, "network_path", None) or self._wandb_experiment_dir()
-        name = str(getattr(self, "config", {}).get("name", "model"))
-        self._wandb_save_reason = "interrupt"
-        try:
-            self.save(os.path.join(folder, name + "_interrupt"))
-        except Exception as exc:
-            say("could not save the interrupt checkpoint: {}".format(exc))
-        finally:
-            self._wandb_save_reason = None
-
-    def update_epoch(self) -> int:
-        """Start a new epoch: close the previous epoch's row (with its model statistics) and send it."""
-        if self._wandb_writer is not None:
-            self._wandb_close_row()
-        epoch = self._wandb_next().update_epoch()
-        if self._wandb_writer is not None:
-            self._wandb_writer.begin_epoch(epoch)
-        return epoch
-
-    def save(self, fn: str) -> None:
-        """Save as rl_games does, then hand the file to the checkpoint logger (a dry run writes nothing)."""
-        if self._wandb_options.dry_run:
-            print("hsi_wandb: dry run, checkpoint {} not written".format(fn))
-            return
-        unshare(fn + ".pth")
-        unshare(fn)
-        self._wandb_next().save(fn)
-        if self._wandb_checkpoints is not None:
-            path = checkpoint_path(fn)
-            rolling = os.path.basename(path) == "{}.pth".format(getattr(self, "config", {}).get("name"))
-            self._wandb_checkpoints.add(path, dict(self._wandb_checkpoint_metadata(), rolling=rolling))
-
-    def get_full_state_weights(self) -> Dict[str, Any]:
-        """rl_games' checkpoint state plus the W&B run that trained it (identity, the frame of this epoch's row, its
-        last step and wall time), so resuming continues that run, its steps and its clock, and an evaluation of
-        it, wherever the file is copied, joins its group at its epoch's row."""
-        state = self._wandb_next().get_full_state_weights()
-        run, writer = self._wandb_run, self._wandb_writer
-        trained: Dict[str, Any] = {}
-        if run.run_id:
-            trained.update(run.identity(), row_frame=self._wandb_row_frame())
-        if run.last_step is not None and writer is not None:
-            trained["last_step"] = run.last_step + _EPOCH_STEPS
-        if writer is not None:
-            trained["wall_time"] = writer.wall_time
-        if trained:
-            state[CHECKPOINT_KEY] = trained
-        return state
-
     def set_full_state_weights(self, weights: Dict[str, Any], *args: Any, **kwargs: Any) -> None:
         """Restore as rl_games does and remember which W&B run the checkpoint belongs to, its step and clock."""
         self._wandb_next().set_full_state_weights(weights, *args, **kwargs)
@@ -225,7 +67,28 @@ class WandbMixin(Mixin):
         self._wandb_resumed = dict({key: trained.get(key) for key in ("name", "group", "last_step", "wall_time")},
                                    run_id=trained_run_id(weights))
 
+    def train(self) -> Any:
+        """Train with the W&B run open; it is finished however training ends.
+
+        Ctrl-C or SIGTERM (cluster preemption) first saves an interrupt checkpoint, logged with reason
+        ``interrupt``; the run is then finished and the interruption propagates (SIGTERM as exit code 143).
+        """
+        self._wandb_start()
+        with sigterm_as_interrupt():
+            try:
+                result = self._wandb_next().train()
+            except BaseException as exc:
+                if isinstance(exc, KeyboardInterrupt):
+                    self._wandb_save_interrupt()
+                self._wandb_end(exit_code_of(exc), final=False)
+                if isinstance(exc, Terminated):
+                    raise SystemExit(Terminated.exit_code) from exc
+                raise
+        self._wandb_end(0, final=True)
+        return result
+
     def _wandb_start(self) -> None:
+        """Open the W&B run (the checkpoint's when resuming) and wrap the writer; a rank without one logs nothing."""
         if getattr(self, "writer", None) is None:
             return
         options = self._wandb_options
@@ -271,6 +134,7 @@ class WandbMixin(Mixin):
         return {key: value for key, value in resumed.items() if key != "wall_time" and value is not None}
 
     def _wandb_say_resumed(self, previous: Mapping[str, Any], experiment_dir: str) -> None:
+        """Say which run resumes at which frame, and what becomes of the rows it already has."""
         frame, last = int(getattr(self, "frame", 0)), previous.get("last_frame")
         message = "resuming W&B run {} at frame {} (epoch {})".format(
             previous["run_id"], frame, getattr(self, "epoch_num", 0))
@@ -282,6 +146,15 @@ class WandbMixin(Mixin):
             message += ("; it already has rows up to frame {}: the rows from frame {} on are logged again after "
                         "them and W&B keeps both (plot against frame; nothing is dropped)".format(last, frame))
         say(message)
+
+    def update_epoch(self) -> int:
+        """Start a new epoch: close the previous epoch's row (with its model statistics) and send it."""
+        if self._wandb_writer is not None:
+            self._wandb_close_row()
+        epoch = self._wandb_next().update_epoch()
+        if self._wandb_writer is not None:
+            self._wandb_writer.begin_epoch(epoch)
+        return epoch
 
     def _wandb_close_row(self) -> None:
         """Send the epoch's row with norms and GPU memory, then (every ``histogram_freq``) histograms at its frame."""
@@ -299,7 +172,77 @@ class WandbMixin(Mixin):
         if section.histograms != "none" and epoch % section.histogram_freq == 0:
             self._wandb_run.log_histograms(frame, epoch, histogram_data(self.model, section.histograms))
 
+    def save(self, fn: str) -> None:
+        """Save as rl_games does, then hand the file to the checkpoint logger (a dry run writes nothing)."""
+        if self._wandb_options.dry_run:
+            print("hsi_wandb: dry run, checkpoint {} not written".format(fn))
+            return
+        unshare(fn + ".pth")
+        unshare(fn)
+        self._wandb_next().save(fn)
+        if self._wandb_checkpoints is not None:
+            path = checkpoint_path(fn)
+            rolling = os.path.basename(path) == "{}.pth".format(getattr(self, "config", {}).get("name"))
+            self._wandb_checkpoints.add(path, dict(self._wandb_checkpoint_metadata(), rolling=rolling))
+
+    def _wandb_checkpoint_metadata(self) -> Dict[str, Any]:
+        """Epoch, frame, row frame, mean reward, and why it saved: interrupt, best, final, save_frequency or save."""
+        epoch, frame = int(getattr(self, "epoch_num", 0)), int(getattr(self, "frame", 0))
+        max_epochs = getattr(self, "max_epochs", -1) or -1
+        max_frames = getattr(self, "max_frames", -1) or -1
+        save_freq = getattr(self, "save_freq", 0) or 0
+        best_reward = getattr(self, "last_mean_rewards", None)
+        if self._wandb_save_reason:
+            reason = self._wandb_save_reason
+        elif None not in (best_reward, self._wandb_best_reward) and best_reward > self._wandb_best_reward:
+            reason = "best"
+        elif (0 < max_epochs <= epoch) or (0 < max_frames <= frame):
+            reason = "final"
+        elif save_freq > 0 and epoch % save_freq == 0:
+            reason = "save_frequency"
+        else:
+            reason = "save"
+        self._wandb_best_reward = best_reward
+        metadata: Dict[str, Any] = {"epoch": epoch, "frame": frame, "row_frame": self._wandb_row_frame(),
+                                    "reason": reason}
+        rewards = getattr(self, "game_rewards", None)
+        if rewards is not None and getattr(rewards, "current_size", 0) > 0:
+            metadata["mean_reward"] = float(rewards.get_mean()[0])
+        return metadata
+
+    def get_full_state_weights(self) -> Dict[str, Any]:
+        """rl_games' checkpoint state plus the W&B run that trained it (identity, the frame of this epoch's row, its
+        last step and wall time), so resuming continues that run, its steps and its clock, and an evaluation of
+        it, wherever the file is copied, joins its group at its epoch's row."""
+        state = self._wandb_next().get_full_state_weights()
+        run, writer = self._wandb_run, self._wandb_writer
+        trained: Dict[str, Any] = {}
+        if run.run_id:
+            trained.update(run.identity(), row_frame=self._wandb_row_frame())
+        if run.last_step is not None and writer is not None:
+            trained["last_step"] = run.last_step + _EPOCH_STEPS
+        if writer is not None:
+            trained["wall_time"] = writer.wall_time
+        if trained:
+            state[CHECKPOINT_KEY] = trained
+        return state
+
+    def _wandb_save_interrupt(self) -> None:
+        """Save ``<name>_interrupt.pth`` where rl_games keeps checkpoints, so training can resume from it."""
+        if getattr(self, "writer", None) is None:
+            return
+        folder = getattr(self, "nn_dir", None) or getattr(self, "network_path", None) or self._wandb_experiment_dir()
+        name = str(getattr(self, "config", {}).get("name", "model"))
+        self._wandb_save_reason = "interrupt"
+        try:
+            self.save(os.path.join(folder, name + "_interrupt"))
+        except Exception as exc:
+            say("could not save the interrupt checkpoint: {}".format(exc))
+        finally:
+            self._wandb_save_reason = None
+
     def _wandb_end(self, exit_code: int, final: bool) -> None:
+        """Send the last row, give the agent its own writer back, log the held checkpoint and finish the run."""
         flush = getattr(getattr(self, "writer", None), "flush", None)
         if flush is not None:
             flush()
@@ -333,6 +276,7 @@ class WandbMixin(Mixin):
                 holder.writer = new
 
     def _wandb_experiment_dir(self) -> str:
+        """Where rl_games writes this experiment (its run record and offline W&B run go there too)."""
         for attr in ("experiment_dir", "network_path"):
             path = getattr(self, attr, None)
             if path:
@@ -343,30 +287,6 @@ class WandbMixin(Mixin):
         """The frame the current epoch's row sits at (rl_games writes an epoch's scalars before adding its frames)."""
         writer, frame = self._wandb_writer, int(getattr(self, "frame", 0))
         return writer.row_frame if writer is not None and writer.pending else frame
-
-    def _wandb_checkpoint_metadata(self) -> Dict[str, Any]:
-        epoch, frame = int(getattr(self, "epoch_num", 0)), int(getattr(self, "frame", 0))
-        max_epochs = getattr(self, "max_epochs", -1) or -1
-        max_frames = getattr(self, "max_frames", -1) or -1
-        save_freq = getattr(self, "save_freq", 0) or 0
-        best_reward = getattr(self, "last_mean_rewards", None)
-        if self._wandb_save_reason:
-            reason = self._wandb_save_reason
-        elif None not in (best_reward, self._wandb_best_reward) and best_reward > self._wandb_best_reward:
-            reason = "best"
-        elif (0 < max_epochs <= epoch) or (0 < max_frames <= frame):
-            reason = "final"
-        elif save_freq > 0 and epoch % save_freq == 0:
-            reason = "save_frequency"
-        else:
-            reason = "save"
-        self._wandb_best_reward = best_reward
-        metadata: Dict[str, Any] = {"epoch": epoch, "frame": frame, "row_frame": self._wandb_row_frame(),
-                                    "reason": reason}
-        rewards = getattr(self, "game_rewards", None)
-        if rewards is not None and getattr(rewards, "current_size", 0) > 0:
-            metadata["mean_reward"] = float(rewards.get_mean()[0])
-        return metadata
 
 
 WandbMixin._wandb_owner = WandbMixin
@@ -387,14 +307,5 @@ def apply_to_runner(runner: Any, train_cfg: Mapping[str, Any], source: str = "<c
     ``dry_run``).
     """
     options = make_options(train_cfg, source, **kwargs)
-    for factory, attach_to in ((runner.algo_factory, attach), (runner.player_factory, attach_player)):
-        for name, builder in list(factory._builders.items()):
-            factory.register_builder(name, _attaching(builder, attach_to, options))
+    attach_to_builders(runner, attach, attach_player, options)
     return options.settings
-
-
-def _attaching(builder: Any, attach_to: Any, options: WandbOptions) -> Any:
-    def build(**kwargs: Any) -> Any:
-        return attach_to(builder(**kwargs), options)
-
-    return build

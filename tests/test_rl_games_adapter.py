@@ -355,3 +355,12 @@ def test_a_player_that_returns_its_results_logs_them_to_the_training_group(train
     for key in ("num_trials", "success_trials", "success_rate"):
         assert row["eval/exp0/" + key] == pytest.approx(ReturningPlayer.results["exp0"][key])
     assert "eval/exp0/note" not in row
+
+
+def test_the_public_names_resolve_from_rl_games_mixin():
+    """README, run.py and the benchmark import these from ``hsi_wandb.rl_games_mixin``, wherever they are defined."""
+    from hsi_wandb import rl_games_mixin, rl_games_options
+
+    names = {"WandbMixin", "WandbOptions", "apply_to_runner", "attach", "configure", "make_options"}
+    assert set(rl_games_mixin.__all__) == names and all(hasattr(rl_games_mixin, name) for name in names)
+    assert rl_games_mixin.configure is rl_games_options.configure, "configure sets the options WandbMixin reads"
