@@ -18,12 +18,13 @@ setup(
         "gym==0.26.2",
         "numpy>=1.24.4",
         "wandb>=0.24.2",
-        "tensorboardX>=2.6.2.2",
-        "tensorboard>=2.14.0",
+        "tensorboardX>=2.6.2.2",  # the SummaryWriter rl-games 1.1.4's agents write through, which hsi_wandb wraps
         "pyyaml>=6.0.3",
         "python-dotenv>=1.0.1",
         "tqdm>=4.70.1",
     ],
     entry_points={"console_scripts": ["hsi-wandb=hsi_wandb.sync:main"]},
-    extras_require={"test": ["pytest", "hypothesis", "vermin"], "benchmark": ["py-spy"]},
+    # tensorboard and psutil: the tests read event files and process memory with them; training needs neither.
+    extras_require={"test": ["pytest", "hypothesis", "vermin", "tensorboard>=2.14.0", "psutil"],
+                    "benchmark": ["py-spy", "psutil"]},
 )
