@@ -402,8 +402,6 @@ def main(argv: Optional[List[str]] = None) -> int:
         print("run.py: error: {}".format(exc), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("run.py: interrupted; resume with --checkpoint <experiment>/nn/<name>_interrupt.pth --resume 1",
-              file=sys.stderr)
         return 130
 
 
