@@ -10,6 +10,7 @@ import os
 import sys
 import tempfile
 import time
+import warnings
 from typing import Any, Dict, List, Optional, Tuple
 
 import yaml
@@ -394,6 +395,8 @@ def evaluate(args: argparse.Namespace, cfg_env: Dict[str, Any], cfg_train: Dict[
 
 def main(argv: Optional[List[str]] = None) -> int:
     """Parse, check every input, then train or evaluate; returns the process exit code."""
+    warnings.filterwarnings("ignore", message=r"`torch\.cuda\.amp\.GradScaler", category=FutureWarning,
+                            module=r"rl_games\.")  # rl-games 1.1.4's own call, nothing a user can change
     args = parse_args(argv)
     try:
         cfg_env, cfg_train, _ = load_configs(args)
