@@ -11,7 +11,7 @@ setup(
     package_data={"hsi_wandb": ["py.typed"]},
     python_requires=">=3.8",
     # Floors: the oldest versions CI tests (its Python 3.8 stage). torch has none on purpose: install the torch
-    # your simulator and CUDA need first (README, "Supported versions").
+    # your simulator and CUDA need first (docs/versions.md).
     install_requires=[
         "torch",
         "rl-games==1.1.4",
