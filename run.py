@@ -10,6 +10,7 @@ import os
 import sys
 import tempfile
 import time
+import warnings
 from typing import Any, Dict, List, Optional, Tuple
 
 import yaml
@@ -415,6 +416,8 @@ def evaluate(args: argparse.Namespace, cfg_env: Dict[str, Any], cfg_train: Dict[
 
 def main(argv: Optional[List[str]] = None) -> int:
     """Parse, check every input, then train or evaluate; returns the process exit code."""
+    warnings.filterwarnings("ignore", message=r"`torch\.cuda\.amp\.GradScaler", category=FutureWarning,
+                            module=r"rl_games\.")  # rl-games 1.1.4's own call, nothing a user can change
     args = parse_args(argv)
     try:
         cfg_env, cfg_train, _ = load_configs(args)
@@ -423,8 +426,6 @@ def main(argv: Optional[List[str]] = None) -> int:
         print("run.py: error: {}".format(exc), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("run.py: interrupted; resume with --checkpoint <experiment>/nn/<name>_interrupt.pth --resume 1",
-              file=sys.stderr)
         return 130
 
 

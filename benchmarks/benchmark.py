@@ -2,6 +2,7 @@
 
     python benchmarks/benchmark.py            # the full benchmark, about 15 minutes on 2 CPU cores
     python benchmarks/benchmark.py --quick    # a smoke run of every section, about 4 minutes
+    python benchmarks/benchmark.py --write benchmarks/README.md   # also put the tables into that page
 
 Sections (each measurement runs in a fresh process, variants interleaved, medians quoted):
   1. epoch time of run.py's default task (PointMassTraj, AMP agent): (a) TensorBoard only, the agent without
@@ -19,7 +20,9 @@ Exits with status 1 if a checkpoint is missing from its run or holds other bytes
 """
 import argparse
 import base64
+import contextlib
 import glob
+import io
 import json
 import math
 import os
@@ -71,7 +74,15 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p.add_argument("--sections", default="123456", help="which sections to run, e.g. 13 (default: all)")
     p.add_argument("--keep", metavar="DIR", help="keep every run's files under DIR instead of a temporary folder")
     p.add_argument("--json", metavar="FILE", help="also write every measurement, unaggregated, to FILE")
+    p.add_argument("--write", metavar="FILE", help="replace the results between the markers in FILE (a Markdown "
+                   "page such as benchmarks/README.md) with this run's tables")
     args = p.parse_args(argv)
+    if args.write:
+        try:
+            with open(args.write, encoding="utf-8") as f:
+                with_results(f.read(), "")
+        except (OSError, ValueError) as exc:
+            p.error("--write {}: {}".format(args.write, exc))
     defaults = dict(repeats=(1, 5), epochs=(6, 25), log_epochs=(200, 400), log_repeats=(1, 2),
                     memory_epochs=([1000, 3000], [1000, 5000, 10000]), sizes_mb=([10, 100], [10, 100, 500]),
                     saves=(3, 5), video_epochs=(12, 40), video_repeats=(1, 3))
@@ -160,6 +171,33 @@ def table(title: str, header: Sequence[str], rows: Sequence[Sequence[Any]], note
     if note:
         print("\n" + note)
     sys.stdout.flush()
+
+
+RESULTS_BEGIN, RESULTS_END = "<!-- benchmark results: begin -->", "<!-- benchmark results: end -->"
+
+
+def with_results(page: str, results: str) -> str:
+    """``page`` with the text between its results markers replaced by ``results``; ValueError without markers."""
+    begin, end = page.find(RESULTS_BEGIN), page.find(RESULTS_END)
+    if begin < 0 or end < begin:
+        raise ValueError("no '{}' ... '{}' markers".format(RESULTS_BEGIN, RESULTS_END))
+    return "{}\n\n{}\n\n{}".format(page[:begin + len(RESULTS_BEGIN)], results.strip(), page[end:])
+
+
+class Tee(io.TextIOBase):
+    """A text stream that writes through to ``stream`` and keeps a copy of everything written."""
+
+    def __init__(self, stream: Any):
+        self.stream, self.copy = stream, io.StringIO()
+
+    def write(self, text: str) -> int:
+        """Write to the stream and to the copy."""
+        self.stream.write(text)
+        return self.copy.write(text)
+
+    def flush(self) -> None:
+        """Flush the stream."""
+        self.stream.flush()
 
 
 def machine() -> List[Tuple[str, str]]:
@@ -620,8 +658,21 @@ def report_videos(runs: Dict[str, List[Dict[str, Any]]], args: argparse.Namespac
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    """Run the chosen sections, print a table for each and the targets; 1 if a checkpoint went missing."""
+    """Run the benchmark; with --write, its tables also go into that page. 1 if a checkpoint went missing."""
     args = parse_args(argv)
+    printed = Tee(sys.stdout)
+    with contextlib.redirect_stdout(printed):
+        code = run_benchmark(args)
+    if args.write:
+        with open(args.write, encoding="utf-8") as f:
+            page = f.read()
+        with open(args.write, "w", encoding="utf-8") as f:
+            f.write(with_results(page, printed.copy.getvalue()))
+    return code
+
+
+def run_benchmark(args: argparse.Namespace) -> int:
+    """Run the chosen sections, print a table for each and the targets; 1 if a checkpoint went missing."""
     started, load_before = time.time(), load_average()
     info = machine()
     table("Machine", ["", ""], info)

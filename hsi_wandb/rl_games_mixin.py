@@ -78,9 +78,10 @@ class WandbMixin(Mixin):
             try:
                 result = self._wandb_next().train()
             except BaseException as exc:
-                if isinstance(exc, KeyboardInterrupt):
-                    self._wandb_save_interrupt()
+                saved = self._wandb_save_interrupt() if isinstance(exc, KeyboardInterrupt) else None
                 self._wandb_end(exit_code_of(exc), final=False)
+                if saved:
+                    say("interrupted; continue training with --checkpoint {} --resume 1".format(saved))
                 if isinstance(exc, Terminated):
                     raise SystemExit(Terminated.exit_code) from exc
                 raise
@@ -227,19 +228,24 @@ class WandbMixin(Mixin):
             state[CHECKPOINT_KEY] = trained
         return state
 
-    def _wandb_save_interrupt(self) -> None:
-        """Save ``<name>_interrupt.pth`` where rl_games keeps checkpoints, so training can resume from it."""
+    def _wandb_save_interrupt(self) -> Optional[str]:
+        """Save ``<name>_interrupt.pth`` where rl_games keeps checkpoints, so training can resume from it; returns
+        the file written, if any."""
         if getattr(self, "writer", None) is None:
-            return
+            return None
         folder = getattr(self, "nn_dir", None) or getattr(self, "network_path", None) or self._wandb_experiment_dir()
         name = str(getattr(self, "config", {}).get("name", "model"))
+        fn = os.path.join(folder, name + "_interrupt")
         self._wandb_save_reason = "interrupt"
         try:
-            self.save(os.path.join(folder, name + "_interrupt"))
+            self.save(fn)
         except Exception as exc:
             say("could not save the interrupt checkpoint: {}".format(exc))
+            return None
         finally:
             self._wandb_save_reason = None
+        path = checkpoint_path(fn)
+        return path if os.path.isfile(path) else None
 
     def _wandb_end(self, exit_code: int, final: bool) -> None:
         """Send the last row, give the agent its own writer back, log the held checkpoint and finish the run."""

@@ -3,12 +3,15 @@
 import glob
 import math
 import os
+import sys
 
 import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from hsi_wandb.builtin import evaluation, registry
+from hsi_wandb.rl_games_mixin import apply_to_runner
+from test_sinks import Terminal
 
 FRAME_TAGS = [
     'performance/total_fps', 'performance/step_fps', 'performance/update_time', 'performance/play_time',
@@ -32,9 +35,9 @@ def rl_config(tmp_path, task='PointMassTraj', epochs=3, num_envs=256, episode_le
                                     max_epochs=epochs, train_dir=str(tmp_path), experiment_name='exp', **kwargs)
 
 
-def train(config):
+def train(config, runner=None):
     """Train through Runner.run and return the agent-facing experiment directory."""
-    runner = registry.build_runner()
+    runner = runner or registry.build_runner()
     runner.load(config)
     runner.run({'train': True, 'play': False, 'checkpoint': config['params']['load_path']})
     params = config['params']['config']
@@ -60,6 +63,35 @@ def test_short_run_writes_every_ase_tag(tmp_path):
     assert all(math.isfinite(v) for values in tags.values() for _, v in values)
     assert not [t for t in tags if t.startswith('rewards/')]
     assert sorted(os.listdir(os.path.join(exp_dir, 'nn'))) == ['PointMassTraj.pth', 'PointMassTraj_00000002.pth']
+
+
+def screen(text):
+    """The lines a terminal shows for ``text``: a carriage return goes back to the start of the line."""
+    lines, col = [''], 0
+    for char in text:
+        if char == '\r':
+            col = 0
+        elif char == '\n':
+            lines.append('')
+            col = 0
+        else:
+            line = lines[-1].ljust(col)
+            lines[-1] = line[:col] + char + line[col + 1:]
+            col += 1
+    return [line.rstrip() for line in lines]
+
+
+def test_epoch_lines_stand_above_the_progress_bar_in_a_terminal(tmp_path, monkeypatch):
+    terminal = Terminal()
+    monkeypatch.setattr(sys, 'stdout', terminal)
+    monkeypatch.setattr(sys, 'stderr', terminal)
+    runner = registry.build_runner()
+    apply_to_runner(runner, {'use_wandb': False})
+    train(rl_config(tmp_path, epochs=2), runner)
+    shown = screen(terminal.getvalue())
+    epoch_lines = [line for line in shown if 'epoch time' in line]
+    assert [line.split()[:2] for line in epoch_lines] == [['epoch', '1'], ['epoch', '2']], shown
+    assert any(line.startswith('100%|') and '2/2' in line for line in shown), shown
 
 
 def test_multi_task_writes_per_task_reward_tags(tmp_path):

@@ -100,7 +100,7 @@ def test_unreachable_wandb_falls_back_offline_and_training_completes(tmp_path, m
 
 
 SILENT_SERVER_ADDED_S = 6
-"""README's fault table: what a server that accepts connections and never answers adds, start to exit."""
+"""The fault table (docs/faults.md): what a server that accepts connections and never answers adds, start to exit."""
 SHORT_RUN = """
 import sys
 sys.path[:0] = {paths!r}

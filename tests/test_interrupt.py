@@ -37,6 +37,8 @@ def test_interrupt_saves_logs_and_closes_then_resume_continues(tmp_path, sig, co
     (exp_dir,) = glob.glob("out/*")
     checkpoint = os.path.join(exp_dir, "nn", "PointMassTraj_interrupt.pth")
     assert os.path.isfile(checkpoint)
+    hint = "hsi_wandb: interrupted; continue training with --checkpoint {} --resume 1".format(checkpoint)
+    assert err.rstrip().splitlines()[-1] == hint, err[-2000:]
     (run_dir,) = offline_runs(exp_dir)
     first = OfflineRun(run_dir)
     assert first.exit_code == 128 + sig if sig == signal.SIGTERM else first.exit_code == 130

@@ -5,6 +5,7 @@ import time
 
 import torch
 from torch import nn
+from tqdm import tqdm
 
 from rl_games.algos_torch import a2c_continuous, torch_ext
 from rl_games.algos_torch.running_mean_std import RunningMeanStd
@@ -319,16 +320,17 @@ class AMPAgent(a2c_continuous.A2CAgent):
                                         (a_losses, c_losses, b_losses, entropies, kls), last_lr, lr_mul)
                 self.algo_observer.after_print_stats(frame, epoch_num, total_time)
                 self._write_reward_stats(frame, epoch_num, total_time)
-                if self.print_stats:
-                    reward = '{:.3f}'.format(self.mean_rewards) if self.game_rewards.current_size > 0 else 'n/a'
-                    print('epoch {} frame {} reward {} fps {:.0f} epoch time {:.2f}s'.format(
-                        epoch_num, self.frame, reward, curr_frames / sum_time, time.time() - epoch_start))
                 is_last = epoch_num >= self.max_epochs
                 periodic = self.save_freq > 0 and epoch_num % self.save_freq == 0
-                if periodic or is_last:
-                    self.save(model_output_file)
-                if periodic and self._save_intermediate:
-                    self.save(model_output_file + '_' + str(epoch_num).zfill(8))
+                with tqdm.external_write_mode():  # lines above a progress bar, not appended to it
+                    if self.print_stats:
+                        reward = '{:.3f}'.format(self.mean_rewards) if self.game_rewards.current_size > 0 else 'n/a'
+                        print('epoch {} frame {} reward {} fps {:.0f} epoch time {:.2f}s'.format(
+                            epoch_num, self.frame, reward, curr_frames / sum_time, time.time() - epoch_start))
+                    if periodic or is_last:
+                        self.save(model_output_file)
+                    if periodic and self._save_intermediate:
+                        self.save(model_output_file + '_' + str(epoch_num).zfill(8))
                 if is_last:
                     self.writer.flush()
                     return self.mean_rewards, epoch_num
