@@ -1,6 +1,6 @@
 """What W&B logging costs training: hsi_wandb's mirror side by side with TensorBoard only and W&B's own ways.
 
-    python benchmarks/benchmark.py            # the full benchmark, about 15 minutes on 2 CPU cores
+    python benchmarks/benchmark.py            # the full benchmark, about 30 minutes on 2 CPU cores
     python benchmarks/benchmark.py --quick    # a smoke run of every section, about 4 minutes
     python benchmarks/benchmark.py --write benchmarks/README.md   # also put the tables into that page
 
