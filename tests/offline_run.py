@@ -21,6 +21,7 @@ class OfflineRun:
     """The records of one offline run, as ``wandb leet inspect --json`` prints them."""
 
     def __init__(self, path):
+        self.path = os.fspath(path)
         proc = subprocess.run([wandb_cli(), "leet", "inspect", "--json", os.fspath(path)],
                               capture_output=True, text=True, timeout=120)
         if proc.returncode != 0:

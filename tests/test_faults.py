@@ -182,10 +182,10 @@ def test_wandb_service_killed_mid_run_training_tensorboard_and_checkpoints_go_on
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "MAX EPOCHS NUM!" in proc.stdout
     warned = [line for line in proc.stderr.splitlines() if "RuntimeWarning: hsi_wandb:" in line]
-    closed = r"\((ConnectionResetError: Connection lost|BrokenPipeError: \[Errno 32\] Broken pipe)\); training continues"
+    closed = r"\((ConnectionResetError|BrokenPipeError): [^()]+\); training continues"
     assert len(warned) == 1 and re.search(closed, warned[0]), \
         "one warning, from whichever W&B call (a row or a checkpoint) first meets the dead service, as whichever " \
-        "error the closed socket gives (reset or broken pipe)"
+        "error the closed socket gives (reset, in the words of the Python and wandb at hand, or broken pipe)"
     epochs = list(range(1, 9))
     assert [v for _, v in tensorboard_scalars(exp_dir)["info/epochs"]] == epochs
     assert [r["epoch"] for r in jsonl_rows(exp_dir)] == epochs, "the JSONL backup keeps every row"
