@@ -9,6 +9,7 @@ FRAME, EPOCH, TIME = "frame", "epoch", "time"
 _NAMESPACES = frozenset(("performance", "losses", "info", "eval", "system"))
 _NUMBERED_FAMILY = re.compile(r"^(rewards|episode_lengths|shaped_rewards|scores)(\d*)/(frame|step|mean|iter|time)$")
 _TASK_REWARD = re.compile(r"^(?:rewards/|reward_)([^/]+)/(frame|step|iter|time)$")
+_OBSERVER_FAMILY = re.compile(r"^(successes/[^/]+)/(mean|iter|time)$")
 _DIMENSION_ZERO = re.compile(r"^(rewards|shaped_rewards)/mean$")
 _AXIS_FAMILY = re.compile(r"^([^/]+)/(frame|iter|time)$")
 _AXIS_OF_SUFFIX = {"frame": FRAME, "step": FRAME, "mean": FRAME, "iter": EPOCH, "time": TIME}
@@ -25,7 +26,9 @@ class Mapped(NamedTuple):
 def map_tag(tag: str) -> Mapped:
     """Map a TensorBoard tag to its W&B key: ``rewards0/iter`` -> ``rewards/mean``, unknown tags unchanged.
 
-    TokenHSI's per-task ``reward_{task}/...`` and the built-in ``rewards/{task}/...`` both become ``rewards/{task}``.
+    TokenHSI's per-task ``reward_{task}/...`` and the built-in ``rewards/{task}/...`` both become ``rewards/{task}``;
+    the ``successes/consecutive_successes/mean|iter|time`` of ASE's and TokenHSI's ``RLGPUAlgoObserver`` become
+    ``successes/consecutive_successes``.
     """
     match = _NUMBERED_FAMILY.match(tag)
     if match:
@@ -35,7 +38,7 @@ def map_tag(tag: str) -> Mapped:
     match = _TASK_REWARD.match(tag)
     if match:
         return Mapped("rewards/{}".format(match.group(1)), _AXIS_OF_SUFFIX[match.group(2)])
-    match = _AXIS_FAMILY.match(tag)
+    match = _OBSERVER_FAMILY.match(tag) or _AXIS_FAMILY.match(tag)
     if match and match.group(1) not in _NAMESPACES:
         return Mapped(match.group(1), _AXIS_OF_SUFFIX[match.group(2)])
     return Mapped(tag, FRAME)
