@@ -57,6 +57,7 @@ class WandbMixin(Mixin):
         self._wandb_checkpoints: Optional[CheckpointLogger] = None
         self._wandb_grad_norms: Optional[GradNormTracker] = None
         self._wandb_resumed: Dict[str, Any] = {}
+        self._wandb_restored_frame: Optional[int] = None
         self._wandb_save_reason: Optional[str] = None
         self._wandb_best_reward: Any = None
 
@@ -64,6 +65,7 @@ class WandbMixin(Mixin):
         """Restore as rl_games does and remember which W&B run the checkpoint belongs to, its step and clock."""
         self._wandb_next().set_full_state_weights(weights, *args, **kwargs)
         trained = weights.get(CHECKPOINT_KEY) or {}
+        self._wandb_restored_frame = int(weights.get("frame", 0) or 0)
         self._wandb_resumed = dict({key: trained.get(key) for key in ("name", "group", "last_step", "wall_time")},
                                    run_id=trained_run_id(weights))
 
@@ -155,7 +157,18 @@ class WandbMixin(Mixin):
         epoch = self._wandb_next().update_epoch()
         if self._wandb_writer is not None:
             self._wandb_writer.begin_epoch(epoch)
+            if self._wandb_restored_frame is not None:
+                self._wandb_note_frame_restart()
         return epoch
+
+    def _wandb_note_frame_restart(self) -> None:
+        """Say once when the agent counts frames from 0 again after a restore, as ASE/TokenHSI's ``train()`` does."""
+        restored, self._wandb_restored_frame = self._wandb_restored_frame, None
+        frame = int(getattr(self, "frame", 0))
+        if restored is not None and frame < restored:
+            say("the agent counts frames from {} again after resuming (its checkpoint was at frame {}; ASE's and "
+                "TokenHSI's train() set self.frame = 0) while epochs go on from {}: rows keep the frames it writes "
+                "to TensorBoard, so plot this run against epoch".format(frame, restored, self.epoch_num))
 
     def _wandb_close_row(self) -> None:
         """Send the epoch's row with norms and GPU memory, then (every ``histogram_freq``) histograms at its frame."""
@@ -187,18 +200,17 @@ class WandbMixin(Mixin):
             self._wandb_checkpoints.add(path, dict(self._wandb_checkpoint_metadata(), rolling=rolling))
 
     def _wandb_checkpoint_metadata(self) -> Dict[str, Any]:
-        """Epoch, frame, row frame, mean reward, and why it saved: interrupt, best, final, save_frequency or save."""
+        """Epoch, frame, row frame, mean reward, and why it saved: interrupt, best, save_frequency or save.
+
+        ``final`` is not guessed from ``max_epochs`` (ASE/TokenHSI train one epoch past it): the checkpoint logger
+        gives it to the last save point when training ends normally."""
         epoch, frame = int(getattr(self, "epoch_num", 0)), int(getattr(self, "frame", 0))
-        max_epochs = getattr(self, "max_epochs", -1) or -1
-        max_frames = getattr(self, "max_frames", -1) or -1
         save_freq = getattr(self, "save_freq", 0) or 0
         best_reward = getattr(self, "last_mean_rewards", None)
         if self._wandb_save_reason:
             reason = self._wandb_save_reason
         elif None not in (best_reward, self._wandb_best_reward) and best_reward > self._wandb_best_reward:
             reason = "best"
-        elif (0 < max_epochs <= epoch) or (0 < max_frames <= frame):
-            reason = "final"
         elif save_freq > 0 and epoch % save_freq == 0:
             reason = "save_frequency"
         else:
