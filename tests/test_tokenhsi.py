@@ -1,12 +1,13 @@
 """An unmodified TokenHSI-style agent and player under the two documented lines, through a real rl_games Runner."""
+import contextlib
 import glob
+import io
 import json
 import os
 import shutil
 
 import pytest
 import torch
-from rl_games.torch_runner import Runner
 
 import tokenhsi_like
 from conftest import working_in
@@ -20,13 +21,13 @@ TRAINING_KEYS = ["performance/total_fps", "performance/step_fps", "performance/u
                  "info/epochs", "info/last_lr", "info/lr_mul", "info/clip_frac", "info/kl", "info/e_clip",
                  "info/disc_agent_acc", "info/disc_demo_acc", "info/disc_agent_logit", "info/disc_demo_logit",
                  "info/disc_grad_penalty", "info/disc_logit_loss", "info/disc_reward_mean", "info/disc_reward_std",
-                 "rewards/mean", "rewards/0", "rewards/near", "rewards/far", "episode_lengths/mean"]
+                 "rewards/mean", "rewards/0", "rewards/near", "rewards/far", "episode_lengths/mean",
+                 "successes/consecutive_successes"]
 
 
 def tokenhsi_runner(cfg):
-    """A Runner as TokenHSI's run.py builds it: its own agent and player registered, then hsi_wandb's line."""
-    runner = Runner()
-    tokenhsi_like.register(runner)
+    """A Runner as TokenHSI's run.py builds it (observer, its own agent and player), then hsi_wandb's line."""
+    runner = tokenhsi_like.build_runner()
     apply_to_runner(runner, cfg, source="tokenhsi.yaml", task="HumanoidTraj")
     return runner
 
@@ -53,7 +54,8 @@ def eval_runs(root):
 
 @pytest.fixture(scope="module")
 def tokenhsi(tmp_path_factory):
-    """Train 4 epochs (saves at 2 and 4), then evaluate the epoch-2 checkpoint in place and from a copy."""
+    """Train with ``max_epochs: 4`` (ASE's loop: 5 epochs, saves at 2, 4 and 5), then evaluate the epoch-2 checkpoint
+    in place and from a copy."""
     tmp_path = tmp_path_factory.mktemp("tokenhsi")
     with working_in(tmp_path):
         cfg = tokenhsi_like.train_config(tmp_path / "runs", max_epochs=4, save_frequency=2)
@@ -83,6 +85,16 @@ def test_every_tokenhsi_training_tag_reaches_its_design_key(tokenhsi):
     assert_mirrored(tensorboard_scalars(tokenhsi["exp_dir"]), rows)
 
 
+def test_the_ase_save_pattern_is_one_version_per_save_point_and_final_after_max_epochs(tokenhsi):
+    versions = [(json.loads(a["metadata"]), a["aliases"]) for a in tokenhsi["train"].artifacts]
+    assert [(m["epoch"], m["reason"], m["files"]) for m, _ in versions] == [
+        (2, "save_frequency", ["HumanoidTraj.pth", "HumanoidTraj_00000002.pth"]),
+        (4, "save_frequency", ["HumanoidTraj.pth", "HumanoidTraj_00000004.pth"]),
+        (5, "final", ["HumanoidTraj.pth"])], "ASE's loop trains one epoch past max_epochs and saves there last"
+    assert [sorted(aliases) for _, aliases in versions] == [
+        ["epoch-2", "latest"], ["epoch-4", "latest"], ["epoch-5", "final", "latest"]]
+
+
 def test_the_players_own_evaluation_reaches_an_eval_run_in_the_training_group(tokenhsi):
     train = tokenhsi["train"]
     (run,) = eval_runs(tokenhsi["exp_dir"])
@@ -107,8 +119,7 @@ def test_the_players_own_evaluation_reaches_an_eval_run_in_the_training_group(to
 
 def test_the_eval_table_has_one_line_per_experiment(tokenhsi):
     (run,) = eval_runs(tokenhsi["exp_dir"])
-    (table_file,) = glob.glob(os.path.join(offline_runs(tokenhsi["exp_dir"])[-1], "files", "media", "table", "eval",
-                                           "results_*.table.json"))
+    (table_file,) = glob.glob(os.path.join(run.path, "files", "media", "table", "eval", "results_*.table.json"))
     table = json.load(open(table_file))
     assert table["columns"] == ["experiment"] + list(player_results(tokenhsi["checkpoint"])["ObjectSet_test_0"])
     assert [line[0] for line in table["data"]] == ["ObjectSet_test_0", "ObjectSet_test_1", "ObjectSet_test_2"]
@@ -145,3 +156,48 @@ def test_log_eval_logs_an_evaluators_own_results_into_the_training_group(tokenhs
 def test_log_eval_rejects_results_of_the_wrong_shape():
     with pytest.raises(ValueError, match="experiment 'sit' must map metric names to values"):
         log_eval({"sit": 0.75})
+
+
+@pytest.fixture(scope="module")
+def resumed_three_times(tmp_path_factory):
+    """Train 3 epochs (ASE's loop: ``max_epochs: 2``), then ``--resume 1 --checkpoint nn/HumanoidTraj.pth`` three
+    times (their ``load_cfg`` sets ``load_checkpoint`` and ``load_path``, which rl-games 1.1.4 restores from)."""
+    tmp_path = tmp_path_factory.mktemp("tokenhsi_resumed")
+    said = io.StringIO()
+    with working_in(tmp_path), contextlib.redirect_stderr(said):
+        checkpoint = None
+        for max_epochs in (2, 4, 6, 8):
+            cfg = tokenhsi_like.train_config(tmp_path / "runs", max_epochs=max_epochs, save_frequency=2)
+            cfg["params"].update(load_checkpoint=checkpoint is not None, load_path=checkpoint or "")
+            runner = tokenhsi_runner(cfg)
+            runner.load(cfg)
+            runner.run({"train": True, "play": False, "checkpoint": checkpoint})
+            checkpoint = str(tmp_path / "runs" / "tokenhsi" / "nn" / "HumanoidTraj.pth")
+    exp_dir = tmp_path / "runs" / "tokenhsi"
+    yield {"exp_dir": exp_dir, "segments": [OfflineRun(d) for d in offline_runs(exp_dir)], "said": said.getvalue()}
+
+
+@pytest.mark.slow
+def test_three_resumes_of_an_ase_loop_keep_every_row_in_one_run(resumed_three_times):
+    segments = resumed_three_times["segments"]
+    assert len(segments) == 4 and len({s.run_id for s in segments}) == 1
+    assert [[r["epoch"] for r in s.history] for s in segments] == [[1, 2, 3], [4, 5], [6, 7], [8, 9]]
+    steps = [h["step"].get("num", 0) for s in segments for h in s.of_type("history")]
+    assert steps == list(range(len(steps))), "no W&B step is reused, so every row survives the sync"
+    batch = segments[0].history[1]["frame"] - segments[0].history[0]["frame"]
+    for segment in segments:
+        assert [r["frame"] for r in segment.history] == [i * batch for i in range(len(segment.history))], \
+            "each segment keeps the frames the agent wrote (ASE's train() counts from 0 again)"
+
+
+@pytest.mark.slow
+def test_each_resume_says_the_frame_count_restarted_and_artifacts_stay_one_per_save_point(resumed_three_times):
+    said = resumed_three_times["said"]
+    assert said.count("the agent counts frames from 0 again after resuming") == 3
+    assert "while epochs go on from 4: rows keep the frames it writes to TensorBoard, so plot this run against " \
+           "epoch" in said
+    artifacts = [a for s in resumed_three_times["segments"] for a in s.artifacts]
+    epochs = [json.loads(a["metadata"])["epoch"] for a in artifacts]
+    assert epochs == [2, 3, 4, 5, 6, 7, 8, 9], "one version per save point, every segment's final save included"
+    assert [a for a in artifacts if "final" in a["aliases"]] == [artifacts[1], artifacts[3], artifacts[5],
+                                                                 artifacts[7]]

@@ -1,10 +1,15 @@
 """An agent and a player in the shape of TokenHSI's (rl-games 1.1.4), on a tiny batched env, for adapter tests.
 
-The agent trains with the ASE/TokenHSI loop (tags written at the frame before the epoch, `<name>.pth` and
-`<name>_<epoch:08d>.pth` at every save_frequency epoch) and writes exactly their TensorBoard tags, TokenHSI's
-multi-task `reward_{task}/frame|iter|time` included. The player evaluates as TokenHSI's `run_eval()` does: first
-episode of every env, three experiments `ObjectSet_test_{i}`, the seven result keys, a JSON file under
-`<checkpoint dir>/../metrics/<checkpoint name>/`, and no return value.
+The agent trains with the ASE/TokenHSI loop (``CommonAgent.train``): ``self.frame = 0`` at the start (so a resumed
+run counts frames from 0 again while epochs go on), tags written at the frame before the epoch, ``<name>.pth`` at
+every save_frequency epoch and ``<name>_<epoch:08d>.pth`` beside it with ``save_intermediate: True``, training
+until ``epoch > max_epochs`` and a last ``<name>.pth`` then. It writes exactly their TensorBoard tags, TokenHSI's
+multi-task ``reward_{task}/frame|iter|time`` included (inside the loop over value dimensions, skipped while a task's
+meter is empty). The player evaluates as TokenHSI's ``AMPPlayerContinuous.run_eval()`` does: finished envs reset
+every step, the first episode of every env counted, three experiments ``ObjectSet_test_{i}``, the seven result keys,
+a JSON file under ``<checkpoint dir>/../metrics/<checkpoint name>/``, and no return value. One liberty: precision
+is summed as a Python float, where TokenHSI sums numpy scalars (float64 under numpy 1.x, which ``json.dump``
+takes; float32 under numpy 2, which it refuses).
 """
 import copy
 import datetime
@@ -14,6 +19,8 @@ import os
 import torch
 from rl_games.algos_torch import a2c_continuous, players, torch_ext
 from rl_games.common import env_configurations, vecenv
+from rl_games.common.algo_observer import AlgoObserver
+from rl_games.torch_runner import Runner
 
 import tiny_env
 
@@ -36,8 +43,29 @@ class MultiTaskReachEnv(tiny_env.PointReachVecEnv):
     def step(self, actions):
         obs, reward, done, infos = super().step(actions)
         tasks = torch.arange(self.num_envs) % 2
-        infos.update(near=tasks == 0, far=tasks == 1)
+        infos.update(near=tasks == 0, far=tasks == 1, successes=infos["success"].float())
         return obs, reward, done, infos
+
+
+class SuccessObserver(AlgoObserver):
+    """TokenHSI's (and ASE's) ``RLGPUAlgoObserver``: the mean of ``infos['successes']`` over finished episodes,
+    written through the writer it copied from the agent in ``after_init``."""
+
+    def after_init(self, algo):
+        self.algo = algo
+        self.consecutive_successes = torch_ext.AverageMeter(1, algo.games_to_track).to(algo.ppo_device)
+        self.writer = algo.writer
+
+    def process_infos(self, infos, done_indices):
+        if isinstance(infos, dict) and "successes" in infos:
+            self.consecutive_successes.update(infos["successes"].clone()[done_indices].to(self.algo.ppo_device))
+
+    def after_print_stats(self, frame, epoch_num, total_time):
+        if self.consecutive_successes.current_size > 0:
+            mean = self.consecutive_successes.get_mean()
+            self.writer.add_scalar("successes/consecutive_successes/mean", mean, frame)
+            self.writer.add_scalar("successes/consecutive_successes/iter", mean, epoch_num)
+            self.writer.add_scalar("successes/consecutive_successes/time", mean, total_time)
 
 
 class TokenHSILikeAgent(a2c_continuous.A2CAgent):
@@ -45,16 +73,17 @@ class TokenHSILikeAgent(a2c_continuous.A2CAgent):
 
     def __init__(self, base_name, config):
         super().__init__(base_name, config)
-        self.multi_task_rwd_recoders = {name: torch_ext.AverageMeter(1, self.games_to_track) for name in TASK_NAMES}
-        self._task_return = torch.zeros(self.num_actors)
+        self._save_intermediate = config.get("save_intermediate", False)
+        self.multi_task_rwd_recoders = {name: torch_ext.AverageMeter(self.value_size, self.games_to_track)
+                                        for name in TASK_NAMES}
+        self._task_return = torch.zeros(self.num_actors, self.value_size)
 
     def env_step(self, actions):
         obs, rewards, dones, infos = super().env_step(actions)
-        self._task_return += rewards.reshape(-1).float().cpu()
+        self._task_return += rewards.reshape(self.num_actors, -1).float().cpu()
         for name in TASK_NAMES:
-            finished = dones.bool().cpu() & infos[name]
-            if finished.any():
-                self.multi_task_rwd_recoders[name].update(self._task_return[finished].unsqueeze(-1))
+            task_done = torch.logical_and(dones.bool().cpu(), infos[name]).nonzero(as_tuple=False)
+            self.multi_task_rwd_recoders[name].update(self._task_return[task_done])
         self._task_return[dones.bool().cpu()] = 0.0
         return obs, rewards, dones, infos
 
@@ -62,6 +91,7 @@ class TokenHSILikeAgent(a2c_continuous.A2CAgent):
         self.init_tensors()
         self.last_mean_rewards = -100500
         total_time = 0
+        self.frame = 0
         self.obs = self.env_reset()
         model_output_file = os.path.join(self.nn_dir, self.config["name"])
         while True:
@@ -100,16 +130,18 @@ class TokenHSILikeAgent(a2c_continuous.A2CAgent):
                     w.add_scalar("rewards{0}/iter".format(i), mean_rewards[i], epoch_num)
                     w.add_scalar("rewards{0}/time".format(i), mean_rewards[i], total_time)
                     for name, meter in self.multi_task_rwd_recoders.items():
-                        value = float(meter.get_mean()) if meter.current_size > 0 else 0.0
-                        w.add_scalar("reward_{}/frame".format(name), value, frame)
-                        w.add_scalar("reward_{}/iter".format(name), value, epoch_num)
-                        w.add_scalar("reward_{}/time".format(name), value, total_time)
+                        task_mean = meter.get_mean()
+                        if task_mean.shape != ():
+                            w.add_scalar("reward_{}/frame".format(name), task_mean[i], frame)
+                            w.add_scalar("reward_{}/iter".format(name), task_mean[i], epoch_num)
+                            w.add_scalar("reward_{}/time".format(name), task_mean[i], total_time)
                 w.add_scalar("episode_lengths/frame", mean_lengths, frame)
                 w.add_scalar("episode_lengths/iter", mean_lengths, epoch_num)
             if self.save_freq > 0 and epoch_num % self.save_freq == 0:
                 self.save(model_output_file)
-                self.save(model_output_file + "_" + str(epoch_num).zfill(8))
-            if epoch_num >= self.max_epochs:
+                if self._save_intermediate:
+                    self.save(model_output_file + "_" + str(epoch_num).zfill(8))
+            if epoch_num > self.max_epochs:
                 self.save(model_output_file)
                 return self.last_mean_rewards, epoch_num
 
@@ -140,13 +172,14 @@ class TokenHSILikePlayer(players.PpoPlayerContinuous):
         num_trials = num_envs
         eval_res = {}
         for i in range(3):
-            torch.manual_seed(i)
             obs = self.env_reset()
             self.get_batch_size(obs, 1)
             games_played = games_success = games_fail = games_fail_because_terminate = 0
             sum_success_precision = 0.0
             has_collected = torch.zeros(num_envs)
+            done_indices = []
             while games_played < num_trials:
+                obs = self.env_reset(done_indices)
                 action = self.get_action(obs, self.is_determenistic)
                 obs, _, done, info = self.env_step(self.env, action)
                 done = torch.where(has_collected == 0, done.float(), torch.zeros(num_envs))
@@ -188,19 +221,23 @@ def register_env():
                                            "env_creator": lambda **kw: MultiTaskReachEnv(**kw)})
 
 
-def register(runner):
-    """What a TokenHSI run.py does before building: its own algorithm and player under the name ``tokenhsi``."""
+def build_runner():
+    """What a TokenHSI run.py's ``build_alg_runner`` does: a Runner with its observer, its own algorithm and player
+    registered under the name ``tokenhsi``."""
+    runner = Runner(SuccessObserver())
     register_env()
     runner.algo_factory.register_builder("tokenhsi", lambda **kw: TokenHSILikeAgent(**kw))
     runner.player_factory.register_builder("tokenhsi", lambda **kw: TokenHSILikePlayer(**kw))
+    return runner
 
 
 def train_config(train_dir, **overrides):
-    """The tiny PPO config with TokenHSI's algorithm name, env and the ``eval`` switch its run.py sets."""
+    """The tiny PPO config with TokenHSI's algorithm name, env, ``save_intermediate`` (as its multi-task configs set
+    it) and the ``eval`` switch its run.py sets."""
     cfg = copy.deepcopy(tiny_env.train_config(train_dir, **overrides))
     cfg["params"]["algo"]["name"] = "tokenhsi"
     config = cfg["params"]["config"]
     config.update(env_name=ENV_NAME, name="HumanoidTraj", full_experiment_name="tokenhsi", eval=False, device_name="cpu",
-                  player={"determenistic": True})
+                  save_intermediate=True, player={"determenistic": True})
     config.update(overrides)
     return cfg
