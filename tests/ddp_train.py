@@ -9,6 +9,7 @@ stand-in gives its multi-GPU loop what it calls (parameter broadcast, averaged g
 ``<train_dir>/rank<N>`` and writes ``<train_dir>/rank<N>.json``: its epochs and whether it imported wandb.
 """
 import contextlib
+import faulthandler
 import json
 import os
 import sys
@@ -77,7 +78,13 @@ def distributed_agent(rank1_writer, built):
     return build
 
 
+HANG_REPORT_S = 200
+"""A rank still running after this prints every thread's stack and exits, so a hang shows where it is (the test
+waits 300 s)."""
+
+
 def main(train_dir, rank1_writer="none"):
+    faulthandler.dump_traceback_later(HANG_REPORT_S, exit=True)
     dist.init_process_group("gloo")
     rank = dist.get_rank()
     tiny_env.register()
