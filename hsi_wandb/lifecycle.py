@@ -366,6 +366,7 @@ def start_run(settings: WandbSettings, run_dir: str, config: Mapping[str, Any], 
     if settings.api_key:
         run_settings["api_key"] = settings.api_key
     kwargs.update(extra)
+    _drop_tensorboard_patch(wandb)
     try:
         if mode == "offline":  # W&B's process-wide mode rules its telemetry, which calls the server at exit
             wandb.setup(settings=wandb.Settings(mode="offline"))
@@ -380,6 +381,22 @@ def start_run(settings: WandbSettings, run_dir: str, config: Mapping[str, Any], 
                          group, previous, environ)
     _define_axes(run)
     return WandbRun(wandb, run, owned=True, previous=previous)
+
+
+def _drop_tensorboard_patch(wandb: Any) -> None:
+    """Remove the TensorBoard patch an earlier ``sync_tensorboard`` run of this process left (W&B never removes it):
+    while it is in place, W&B ignores the step of every row, and a resumed offline segment's rows would take the
+    steps of the segment before."""
+    if not getattr(wandb, "patched", {}).get("tensorboard"):
+        return
+    try:
+        wandb.tensorboard.unpatch()
+    except Exception as exc:
+        warnings.warn("hsi_wandb: could not remove W&B's TensorBoard patch of an earlier sync_tensorboard run ({}); "
+                      "W&B may ignore this run's row steps".format(exc), RuntimeWarning)
+        return
+    say("removed W&B's TensorBoard patch that an earlier sync_tensorboard run in this process left (it makes W&B "
+        "ignore row steps); this run mirrors the scalars itself")
 
 
 def save_run_record(experiment_dir: str, run: Any) -> None:

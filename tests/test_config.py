@@ -186,3 +186,18 @@ def test_init_kwargs_reach_wandb_init(tmp_path):
     run.finish(0)
     config = OfflineRun(run.sync_dir).config
     assert config["kept"] == 2 and "secret" not in config
+
+
+def test_an_earlier_sync_tensorboard_run_does_not_cost_a_later_run_its_steps(tmp_path, capfd):
+    import wandb
+
+    wandb.init(project="mine", dir=str(tmp_path), mode="offline", sync_tensorboard=True).finish()
+    assert wandb.patched["tensorboard"], "W&B leaves its TensorBoard patch in place after the run"
+    cfg = {"use_wandb": True, "wandb": {"mode": "offline"}}
+    run = start_run(settings(cfg), str(tmp_path / "exp"), {}, previous={"run_id": "resumed1", "last_step": 4})
+    for frame in (0, 10):
+        run.log_row({"frame": frame, "epoch": 1})
+    run.finish(0)
+    assert [h["step"]["num"] for h in OfflineRun(run.sync_dir).of_type("history")] == [5, 6]
+    assert not wandb.patched["tensorboard"]
+    assert "removed W&B's TensorBoard patch" in capfd.readouterr().err
