@@ -169,6 +169,7 @@ def test_a_tag_equal_to_another_tags_key_keeps_both_values(first, second):
     assert_faithful(one_epoch_row(writes, 4096), writes)
 
 
+@pytest.mark.slow
 def test_odd_tags_reach_an_offline_run_unchanged(tmp_path):
     wandb_run = start_run(resolve_settings({"use_wandb": True, "wandb": {"mode": "offline"}}, SOURCE),
                           str(tmp_path / "exp"), {})
@@ -229,6 +230,7 @@ print(wandb_run.sync_dir)
 """
 
 
+@pytest.mark.slow
 def test_a_backslash_tag_does_not_kill_the_wandb_service(monkeypatch):
     proc = run_child(BACKSLASH_SCRIPT, monkeypatch)
     assert proc.returncode == 0, proc.stderr[-2000:]

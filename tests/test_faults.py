@@ -232,6 +232,7 @@ print(json.dumps({{"seconds": time.monotonic() - started, "first": run.run_id, "
 """
 
 
+@pytest.mark.slow
 def test_a_run_after_the_wandb_service_died_starts_at_once_with_a_new_service(tmp_path, monkeypatch):
     """The service of a process is killed for real; the next start in that process must not reuse or wait for it.
 

@@ -32,6 +32,7 @@ def test_git_state_and_snapshot_filter(tmp_path):
         assert not is_snapshot_file(str(tmp_path / path), str(tmp_path)), path
 
 
+@pytest.mark.slow
 def test_configs_commit_and_code_snapshot_are_attached(tmp_path):
     state = make_project(tmp_path)
     run_py(*TINY, "wandb.save_code=true", env=dict(os.environ, PYTHONPATH=ROOT))
@@ -46,6 +47,7 @@ def test_configs_commit_and_code_snapshot_are_attached(tmp_path):
     assert not any(p.startswith(("out/", ".git/")) for p in paths)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("where", ["dotenv", "environment"])
 def test_the_api_key_is_never_written_or_printed(tmp_path, where, closed_port_url):
     make_project(tmp_path)

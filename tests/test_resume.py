@@ -3,10 +3,13 @@ import glob
 import json
 import os
 
+import pytest
+
 from offline_run import OfflineRun, offline_runs
 from test_run_options import TINY, run_py
 
 
+@pytest.mark.slow
 def test_resume_continues_the_same_run_without_losing_rows(tmp_path):
     first = run_py(*TINY, "--max_iterations", "3", "params.config.save_frequency=2")
     (exp_dir,) = glob.glob("out/*")

@@ -228,6 +228,7 @@ def test_bad_config_stops_before_training(tmp_path):
     assert not (tmp_path / "runs").exists()
 
 
+@pytest.mark.slow
 def test_checkpoint_policy_none_and_metadata(tmp_path):
     for policy in ("none", "metadata", "last"):
         cfg = tiny_env.train_config(tmp_path / policy, max_epochs=3, save_best_after=1)
@@ -248,6 +249,7 @@ def test_checkpoint_policy_none_and_metadata(tmp_path):
             assert not os.path.exists(os.path.join(run_dir, "checkpoints"))
 
 
+@pytest.mark.slow
 def test_without_wandb_installed_training_goes_on_with_one_warning(tmp_path):
     script = textwrap.dedent("""
         import sys, warnings
@@ -288,6 +290,7 @@ def test_a_run_the_user_started_is_reused_and_left_open(tmp_path):
     assert (exp_dir / "summaries").is_dir()
 
 
+@pytest.mark.slow
 def test_a_user_run_with_sync_tensorboard_is_not_logged_twice(tmp_path):
     import wandb
 
@@ -341,6 +344,7 @@ class ReturningPlayer(players.PpoPlayerContinuous):
         return ReturningPlayer.results
 
 
+@pytest.mark.slow
 def test_a_player_that_returns_its_results_logs_them_to_the_training_group(trained, tmp_path):
     _, exp_dir, train_run = trained
     cfg = tiny_env.train_config(exp_dir.parent, device_name="cpu", eval=True)

@@ -31,6 +31,7 @@ def only_run(pattern="out/*"):
     return exp_dir, OfflineRun(run_dir)
 
 
+@pytest.mark.slow
 def test_flags_beat_environment_which_beats_the_file(tmp_path):
     env = dict(os.environ, WANDB_PROJECT="from-env", WANDB_RUN_GROUP="env-group", WANDB_NOTES="env notes",
                WANDB_MODE="OFFLINE")
@@ -44,6 +45,7 @@ def test_flags_beat_environment_which_beats_the_file(tmp_path):
     assert "WANDB_MODE" not in proc.stderr, "W&B accepts the normalised WANDB_MODE without a warning"
 
 
+@pytest.mark.slow
 def test_no_wandb_flag_turns_it_off_but_keeps_the_jsonl_backup(tmp_path):
     run_py(*TINY, "--no_wandb")
     (exp_dir,) = glob.glob("out/*")
@@ -52,6 +54,7 @@ def test_no_wandb_flag_turns_it_off_but_keeps_the_jsonl_backup(tmp_path):
     assert [r["epoch"] for r in rows] == [1, 2] and "losses/a_loss" in rows[0]
 
 
+@pytest.mark.slow
 def test_jsonl_backup_holds_exactly_the_rows_sent_to_wandb(tmp_path):
     run_py(*TINY, "--wandb_mode", "offline", env=dict(os.environ, WANDB_MODE=""))
     exp_dir, offline = only_run()
@@ -66,6 +69,7 @@ def test_jsonl_backup_holds_exactly_the_rows_sent_to_wandb(tmp_path):
     assert all("info/grad_norm" in r and "info/param_norm" in r for r in backup)
 
 
+@pytest.mark.slow
 def test_preset_and_dotted_overrides_reach_the_logged_config(tmp_path):
     run_py(*TINY, "--preset", "style_heavy", "params.config.learning_rate=1e-4", "params.config.gamma=0.98",
            "wandb.notes=from override")
@@ -97,6 +101,7 @@ def test_override_values_are_typed_by_yaml_rules():
         [1e-4, 3, 0.5, True, None, [1, 2], "abc", -2000.0]
 
 
+@pytest.mark.slow
 def test_sweep_file_is_accepted_and_the_agent_command_line_sets_the_values(tmp_path):
     from wandb.sdk.launch.sweeps import utils as sweep_utils
 
@@ -119,6 +124,7 @@ def test_sweep_file_is_accepted_and_the_agent_command_line_sets_the_values(tmp_p
     assert record["tags"] == ["sweep"]
 
 
+@pytest.mark.slow
 def test_dry_run_trains_one_epoch_and_writes_no_checkpoint(tmp_path):
     proc = run_py(*TINY, "--dry_run")
     exp_dir, offline = only_run()

@@ -74,6 +74,7 @@ def tokenhsi(tmp_path_factory):
                "tmp": tmp_path}
 
 
+@pytest.mark.slow
 def test_every_tokenhsi_training_tag_reaches_its_design_key(tokenhsi):
     rows = tokenhsi["train"].history
     for key in TRAINING_KEYS:
@@ -85,6 +86,7 @@ def test_every_tokenhsi_training_tag_reaches_its_design_key(tokenhsi):
     assert_mirrored(tensorboard_scalars(tokenhsi["exp_dir"]), rows)
 
 
+@pytest.mark.slow
 def test_the_ase_save_pattern_is_one_version_per_save_point_and_final_after_max_epochs(tokenhsi):
     versions = [(json.loads(a["metadata"]), a["aliases"]) for a in tokenhsi["train"].artifacts]
     assert [(m["epoch"], m["reason"], m["files"]) for m, _ in versions] == [
@@ -95,6 +97,7 @@ def test_the_ase_save_pattern_is_one_version_per_save_point_and_final_after_max_
         ["epoch-2", "latest"], ["epoch-4", "latest"], ["epoch-5", "final", "latest"]]
 
 
+@pytest.mark.slow
 def test_the_players_own_evaluation_reaches_an_eval_run_in_the_training_group(tokenhsi):
     train = tokenhsi["train"]
     (run,) = eval_runs(tokenhsi["exp_dir"])
@@ -117,6 +120,7 @@ def test_the_players_own_evaluation_reaches_an_eval_run_in_the_training_group(to
     assert run.exit_code == 0
 
 
+@pytest.mark.slow
 def test_the_eval_table_has_one_line_per_experiment(tokenhsi):
     (run,) = eval_runs(tokenhsi["exp_dir"])
     (table_file,) = glob.glob(os.path.join(run.path, "files", "media", "table", "eval", "results_*.table.json"))
@@ -125,6 +129,7 @@ def test_the_eval_table_has_one_line_per_experiment(tokenhsi):
     assert [line[0] for line in table["data"]] == ["ObjectSet_test_0", "ObjectSet_test_1", "ObjectSet_test_2"]
 
 
+@pytest.mark.slow
 def test_a_copied_checkpoint_evaluates_into_the_training_group(tokenhsi):
     train = tokenhsi["train"]
     (run,) = eval_runs(tokenhsi["copied"].rsplit(os.sep, 1)[0])
@@ -135,11 +140,13 @@ def test_a_copied_checkpoint_evaluates_into_the_training_group(tokenhsi):
     assert row["eval/ObjectSet_test_1/success_rate"] == pytest.approx(results["ObjectSet_test_1"]["success_rate"])
 
 
+@pytest.mark.slow
 def test_evaluation_leaves_the_training_run_record_alone(tokenhsi):
     record = json.load(open(tokenhsi["exp_dir"] / "wandb_run.json"))
     assert record["run_id"] == tokenhsi["train"].run_id
 
 
+@pytest.mark.slow
 def test_log_eval_logs_an_evaluators_own_results_into_the_training_group(tokenhsi):
     results = {"sit": {"success_rate": 0.75, "success_precision": 0.031, "num_trials": 64, "policy": "greedy"}}
     checkpoint = str(tokenhsi["exp_dir"] / "nn" / "HumanoidTraj_00000004.pth")
