@@ -29,7 +29,7 @@ class Discriminator(nn.Module):
         return [m.weight for m in self.modules() if isinstance(m, nn.Linear)]
 
 
-ACTIVATIONS = {'relu': nn.ReLU, 'elu': nn.ELU, 'tanh': nn.Tanh, 'selu': nn.SELU}
+ACTIVATIONS = {"relu": nn.ReLU, "elu": nn.ELU, "tanh": nn.Tanh, "selu": nn.SELU}
 
 
 class AMPBuilder(A2CBuilder):
@@ -41,13 +41,13 @@ class AMPBuilder(A2CBuilder):
     def build(self, name, **kwargs):
         """The A2C network, with its fixed sigma frozen unless learn_sigma is true."""
         net = super().build(name, **kwargs)
-        space = self.params.get('space', {}).get('continuous', {})
-        if space.get('fixed_sigma') and not space.get('learn_sigma', True):
+        space = self.params.get("space", {}).get("continuous", {})
+        if space.get("fixed_sigma") and not space.get("learn_sigma", True):
             net.sigma.requires_grad_(False)
         return net
 
     def build_discriminator(self, amp_input_shape):
         """A Discriminator for AMP observations of amp_input_shape, sized by params['disc']."""
-        disc = self.params.get('disc', {})
-        return Discriminator(int(amp_input_shape[0]), disc.get('units', [256, 128]),
-                             ACTIVATIONS[disc.get('activation', 'relu')])
+        disc = self.params.get("disc", {})
+        return Discriminator(int(amp_input_shape[0]), disc.get("units", [256, 128]),
+                             ACTIVATIONS[disc.get("activation", "relu")])

@@ -16,19 +16,19 @@ from .inputs import DEFAULT_TASK, default_config_paths
 from .rlg_env import BuiltinVecEnv
 from .tasks import TASKS
 
-ENV_NAME = 'hsi_builtin'
-VECENV_TYPE = 'HSI_BUILTIN'
+ENV_NAME = "hsi_builtin"
+VECENV_TYPE = "HSI_BUILTIN"
 
 
 def default_rl_device():
     """'cuda:0' when a GPU is available, else 'cpu'."""
-    return 'cuda:0' if torch.cuda.is_available() else 'cpu'
+    return "cuda:0" if torch.cuda.is_available() else "cpu"
 
 
 def create_task(task, cfg, device, seed=None):
     """Instantiate the built-in task named `task` from an env config dict on device (seeding torch when seed is set)."""
     if task not in TASKS:
-        raise ValueError('unknown built-in task {!r}; choose one of {}'.format(task, sorted(TASKS)))
+        raise ValueError("unknown built-in task {!r}; choose one of {}".format(task, sorted(TASKS)))
     if seed is not None:
         torch.manual_seed(seed)
     return TASKS[task](cfg, device)
@@ -36,8 +36,8 @@ def create_task(task, cfg, device, seed=None):
 
 def register_envs():
     """Register the built-in tasks with rl_games as env ENV_NAME of vecenv type VECENV_TYPE (as ASE registers rlgpu)."""
-    env_configurations.register(ENV_NAME, {'env_creator': lambda **kwargs: create_task(**kwargs),
-                                           'vecenv_type': VECENV_TYPE})
+    env_configurations.register(ENV_NAME, {"env_creator": lambda **kwargs: create_task(**kwargs),
+                                           "vecenv_type": VECENV_TYPE})
     vecenv.register(VECENV_TYPE, lambda config_name, num_actors, **kwargs: BuiltinVecEnv(config_name, num_actors, **kwargs))
 
 
@@ -46,10 +46,10 @@ def build_runner(algo_observer=None):
     register_envs()
     runner = Runner(algo_observer)
     runner.model_builder.model_factory.register_builder(
-        'amp', lambda network, **kwargs: models.ModelA2CContinuousLogStd(network))
-    runner.algo_factory.register_builder('amp', lambda **kwargs: AMPAgent(**kwargs))
-    runner.player_factory.register_builder('amp', lambda **kwargs: AMPPlayer(**kwargs))
-    runner.model_builder.network_factory.register_builder('amp', lambda **kwargs: AMPBuilder())
+        "amp", lambda network, **kwargs: models.ModelA2CContinuousLogStd(network))
+    runner.algo_factory.register_builder("amp", lambda **kwargs: AMPAgent(**kwargs))
+    runner.player_factory.register_builder("amp", lambda **kwargs: AMPPlayer(**kwargs))
+    runner.model_builder.network_factory.register_builder("amp", lambda **kwargs: AMPBuilder())
     return runner
 
 
@@ -70,26 +70,26 @@ def build_rl_config(task, cfg_env, cfg_train, rl_device=None, seed=None, num_env
     Keys outside `params` (use_wandb, wandb, ...) are dropped. With `checkpoint` the agent restores it before
     training and continues from its epoch and frame (TokenHSI's --checkpoint X --resume 1).
     """
-    params = copy.deepcopy(cfg_train['params'])
+    params = copy.deepcopy(cfg_train["params"])
     cfg_env = copy.deepcopy(cfg_env)
-    config = params['config']
+    config = params["config"]
     device = rl_device or default_rl_device()
     if num_envs is not None:
-        cfg_env['env']['numEnvs'] = int(num_envs)
+        cfg_env["env"]["numEnvs"] = int(num_envs)
     if seed is not None:
-        params['seed'] = int(seed)
+        params["seed"] = int(seed)
     if max_epochs is not None:
-        config['max_epochs'] = int(max_epochs)
+        config["max_epochs"] = int(max_epochs)
     if train_dir is not None:
-        config['train_dir'] = train_dir
+        config["train_dir"] = train_dir
     if experiment_name is not None:
-        config['full_experiment_name'] = experiment_name
-    config['env_name'] = ENV_NAME
-    config['name'] = config.get('name', task)
-    config['num_actors'] = int(cfg_env['env']['numEnvs'])
-    config['device'] = device
-    config['device_name'] = device
-    config['env_config'] = {'task': task, 'cfg': cfg_env, 'device': device, 'seed': params.get('seed')}
-    params['load_checkpoint'] = checkpoint is not None
-    params['load_path'] = checkpoint
-    return {'params': params}
+        config["full_experiment_name"] = experiment_name
+    config["env_name"] = ENV_NAME
+    config["name"] = config.get("name", task)
+    config["num_actors"] = int(cfg_env["env"]["numEnvs"])
+    config["device"] = device
+    config["device_name"] = device
+    config["env_config"] = {"task": task, "cfg": cfg_env, "device": device, "seed": params.get("seed")}
+    params["load_checkpoint"] = checkpoint is not None
+    params["load_path"] = checkpoint
+    return {"params": params}

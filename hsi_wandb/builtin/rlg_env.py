@@ -9,8 +9,8 @@ class BuiltinVecEnv(IVecEnv):
 
     def __init__(self, config_name, num_actors, **kwargs):
         """Create the task through env_configurations[config_name]['env_creator'](**kwargs)."""
-        self.env = env_configurations.configurations[config_name]['env_creator'](**kwargs)
-        assert self.env.num_envs == num_actors, 'num_actors ({}) must equal numEnvs ({})'.format(
+        self.env = env_configurations.configurations[config_name]["env_creator"](**kwargs)
+        assert self.env.num_envs == num_actors, "num_actors ({}) must equal numEnvs ({})".format(
             num_actors, self.env.num_envs)
 
     def step(self, actions):
@@ -28,10 +28,10 @@ class BuiltinVecEnv(IVecEnv):
     def get_env_info(self):
         """Spaces for rl_games, including amp_observation_space (as ASE) and the task names."""
         return {
-            'action_space': self.env.action_space,
-            'observation_space': self.env.observation_space,
-            'amp_observation_space': self.env.amp_observation_space,
-            'task_names': self.env.task_names,
-            'agents': 1,
-            'value_size': 1,
+            "action_space": self.env.action_space,
+            "observation_space": self.env.observation_space,
+            "amp_observation_space": self.env.amp_observation_space,
+            "task_names": self.env.task_names,
+            "agents": 1,
+            "value_size": 1,
         }

@@ -9,7 +9,7 @@ import numpy as np
 
 from .render import render_envs
 
-EXTRA_MISSING = "--capture_video needs the video extra: pip install -e \".[video]\" (imageio-ffmpeg, with its ffmpeg)"
+EXTRA_MISSING = '--capture_video needs the video extra: pip install -e ".[video]" (imageio-ffmpeg, with its ffmpeg)'
 
 
 def encoder_missing() -> Optional[str]:

@@ -28,19 +28,19 @@ class VecTask:
 
     def __init__(self, cfg, objectives, device):
         """Build buffers for cfg['env'] / cfg['sim'] (ASE layout) with a list of objectives, on device."""
-        env_cfg = cfg['env']
+        env_cfg = cfg["env"]
         self.cfg = cfg
         self.device = torch.device(device)
-        self.num_envs = int(env_cfg['numEnvs'])
-        self.max_episode_length = int(env_cfg['episodeLength'])
-        self.dt = float(cfg['sim']['dt'])
-        self.num_amp_obs_steps = int(env_cfg.get('numAMPObsSteps', 2))
+        self.num_envs = int(env_cfg["numEnvs"])
+        self.max_episode_length = int(env_cfg["episodeLength"])
+        self.dt = float(cfg["sim"]["dt"])
+        self.num_amp_obs_steps = int(env_cfg.get("numAMPObsSteps", 2))
         self.objectives = objectives
         self.task_names = [objective.name for objective in objectives]
-        probs = env_cfg.get('taskProbs', {})
+        probs = env_cfg.get("taskProbs", {})
         self.task_probs = torch.tensor([float(probs.get(name, 1.0)) for name in self.task_names], device=self.device)
-        self.body = PointMassBody(self.num_envs, self.device, self.dt, float(env_cfg.get('maxAccel', 4.0)),
-                                  float(env_cfg.get('damping', 0.5)))
+        self.body = PointMassBody(self.num_envs, self.device, self.dt, float(env_cfg.get("maxAccel", 4.0)),
+                                  float(env_cfg.get("damping", 0.5)))
         self.motion_lib = MotionLibrary.from_config(env_cfg, self.dt, self.device)
         self.task_obs_dim = max(objective.obs_dim for objective in objectives)
         self.num_obs = BODY_OBS_DIM + self.task_obs_dim + (len(objectives) if len(objectives) > 1 else 0)
@@ -116,13 +116,13 @@ class VecTask:
 
         outcomes = [o.outcome(self.body) for o in self.objectives]
         self.extras = {
-            'amp_obs': self.amp_hist.reshape(self.num_envs, -1).clone(),
-            'terminate': failed,
-            'time_outs': timeout & ~failed,
-            'success': self._per_task([success for success, _ in outcomes]),
-            'precision': self._per_task([precision for _, precision in outcomes]),
-            'task_ids': self.task_ids.clone(),
-            'task_episode_rewards': {name: self.episode_reward[self.reset_buf & (self.task_ids == i)].clone()
+            "amp_obs": self.amp_hist.reshape(self.num_envs, -1).clone(),
+            "terminate": failed,
+            "time_outs": timeout & ~failed,
+            "success": self._per_task([success for success, _ in outcomes]),
+            "precision": self._per_task([precision for _, precision in outcomes]),
+            "task_ids": self.task_ids.clone(),
+            "task_episode_rewards": {name: self.episode_reward[self.reset_buf & (self.task_ids == i)].clone()
                                      for i, name in enumerate(self.task_names)},
         }
         if self.recorder is not None:

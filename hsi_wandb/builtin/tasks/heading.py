@@ -12,9 +12,9 @@ class HeadingObjective(Objective):
     Success: the mean velocity error over the episode is at most successVelErr; precision: that mean error.
     """
 
-    name = 'heading'
+    name = "heading"
     obs_dim = 2
-    DEFAULTS = {'minSpeed': 0.5, 'maxSpeed': 1.3, 'rewardScale': 2.0, 'successVelErr': 0.35}
+    DEFAULTS = {"minSpeed": 0.5, "maxSpeed": 1.3, "rewardScale": 2.0, "successVelErr": 0.35}
 
     def __init__(self, env_cfg, num_envs, device, dt):
         """Allocate target velocities."""
@@ -26,7 +26,7 @@ class HeadingObjective(Objective):
     def reset(self, env_ids, body):
         """Random direction and speed per env."""
         num = env_ids.shape[0]
-        speed = uniform(num, self.params['minSpeed'], self.params['maxSpeed'], self.device).unsqueeze(-1)
+        speed = uniform(num, self.params["minSpeed"], self.params["maxSpeed"], self.device).unsqueeze(-1)
         self.target_vel[env_ids] = speed * random_directions(num, self.device)
         self.sum_err[env_ids] = 0.0
         self.steps[env_ids] = 0.0
@@ -39,7 +39,7 @@ class HeadingObjective(Objective):
     def outcome(self, body):
         """Success: mean velocity error at most successVelErr; precision: the mean velocity error."""
         mean_err = self.sum_err / self.steps.clamp(min=1.0)
-        return mean_err <= self.params['successVelErr'], mean_err
+        return mean_err <= self.params["successVelErr"], mean_err
 
     def draw(self, view, env_id, progress):
         """The commanded velocity as an arrow from the mass (half a metre per m/s, as the mass's own)."""
@@ -54,4 +54,4 @@ class HeadingObjective(Objective):
 
     def reward(self, body, progress):
         """exp(-scale * |velocity error|^2)."""
-        return torch.exp(-self.params['rewardScale'] * ((body.vel - self.target_vel) ** 2).sum(dim=-1))
+        return torch.exp(-self.params["rewardScale"] * ((body.vel - self.target_vel) ** 2).sum(dim=-1))

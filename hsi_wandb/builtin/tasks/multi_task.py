@@ -13,7 +13,7 @@ class PointMassMultiTask(VecTask):
 
     def __init__(self, cfg, device):
         """Instantiate the objectives listed in cfg['env']['tasks'] (default: all)."""
-        env = cfg['env']
-        names = env.get('tasks', list(OBJECTIVES))
-        objectives = [OBJECTIVES[name](env, int(env['numEnvs']), device, float(cfg['sim']['dt'])) for name in names]
+        env = cfg["env"]
+        names = env.get("tasks", list(OBJECTIVES))
+        objectives = [OBJECTIVES[name](env, int(env["numEnvs"]), device, float(cfg["sim"]["dt"])) for name in names]
         super().__init__(cfg, objectives, device)

@@ -22,7 +22,7 @@ class Objective:
     Subclasses set ``name``, ``obs_dim`` and ``DEFAULTS`` (settings overridable under ``env.<name>`` in the env config).
     """
 
-    name = ''
+    name = ""
     obs_dim = 0
     DEFAULTS = {}
 

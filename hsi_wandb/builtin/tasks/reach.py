@@ -13,9 +13,9 @@ class ReachObjective(Objective):
     Success is the completed hold, precision the distance to the target at the end of the episode.
     """
 
-    name = 'reach'
+    name = "reach"
     obs_dim = 3
-    DEFAULTS = {'minDist': 1.0, 'maxDist': 4.0, 'successRadius': 0.25, 'holdSteps': 30, 'arenaSize': 8.0}
+    DEFAULTS = {"minDist": 1.0, "maxDist": 4.0, "successRadius": 0.25, "holdSteps": 30, "arenaSize": 8.0}
 
     def __init__(self, env_cfg, num_envs, device, dt):
         """Allocate target, hold counter and success flags."""
@@ -27,7 +27,7 @@ class ReachObjective(Objective):
     def reset(self, env_ids, body):
         """Place a target minDist..maxDist away from each body in a random direction."""
         num = env_ids.shape[0]
-        dist = uniform(num, self.params['minDist'], self.params['maxDist'], self.device).unsqueeze(-1)
+        dist = uniform(num, self.params["minDist"], self.params["maxDist"], self.device).unsqueeze(-1)
         self.target[env_ids] = body.pos[env_ids] + dist * random_directions(num, self.device)
         self.hold[env_ids] = 0.0
         self.succeeded[env_ids] = False
@@ -38,21 +38,21 @@ class ReachObjective(Objective):
 
     def post_step(self, body, progress):
         """Count consecutive steps inside the radius and latch success once holdSteps is reached."""
-        inside = self._distance(body) < self.params['successRadius']
+        inside = self._distance(body) < self.params["successRadius"]
         self.hold = torch.where(inside, self.hold + 1.0, torch.zeros_like(self.hold))
-        self.succeeded |= self.hold >= self.params['holdSteps']
+        self.succeeded |= self.hold >= self.params["holdSteps"]
 
     def draw(self, view, env_id, progress):
         """The target, its success radius, and the arena's edge."""
         target = self.target[env_id].cpu().numpy()
         view.disc(target, 0.08, render.GOAL)
-        view.disc(target, self.params['successRadius'], render.GOAL, ring=True)
-        edge = self.params['arenaSize']
+        view.disc(target, self.params["successRadius"], render.GOAL, ring=True)
+        edge = self.params["arenaSize"]
         view.polyline([(-edge, -edge), (edge, -edge), (edge, edge), (-edge, edge), (-edge, -edge)], render.GOAL)
 
     def observe(self, body, progress):
         """Target relative to the body and the fraction of the hold completed."""
-        hold_frac = (self.hold / self.params['holdSteps']).clamp(max=1.0).unsqueeze(-1)
+        hold_frac = (self.hold / self.params["holdSteps"]).clamp(max=1.0).unsqueeze(-1)
         return torch.cat([self.target - body.pos, hold_frac], dim=-1)
 
     def reward(self, body, progress):
@@ -62,7 +62,7 @@ class ReachObjective(Objective):
 
     def failed(self, body, progress):
         """Left the square arena."""
-        return body.pos.abs().max(dim=-1).values > self.params['arenaSize']
+        return body.pos.abs().max(dim=-1).values > self.params["arenaSize"]
 
     def outcome(self, body):
         """Success: the hold was completed during the episode; precision: the distance to the target now."""
@@ -74,5 +74,5 @@ class PointMassReach(VecTask):
 
     def __init__(self, cfg, device):
         """Single-objective env with ReachObjective."""
-        env = cfg['env']
-        super().__init__(cfg, [ReachObjective(env, int(env['numEnvs']), device, float(cfg['sim']['dt']))], device)
+        env = cfg["env"]
+        super().__init__(cfg, [ReachObjective(env, int(env["numEnvs"]), device, float(cfg["sim"]["dt"]))], device)

@@ -14,17 +14,17 @@ class TrajObjective(Objective):
     target over the whole episode; precision: its mean distance to the target over the episode.
     """
 
-    name = 'traj'
+    name = "traj"
     DEFAULTS = {
-        'minSpeed': 0.7, 'maxSpeed': 1.2, 'maxSwayVel': 0.5, 'minFreq': 0.4, 'maxFreq': 1.2,
-        'lookAheadS': [0.0, 0.5, 1.0], 'failDist': 1.5, 'rewardScale': 2.0, 'successRadius': 0.5,
+        "minSpeed": 0.7, "maxSpeed": 1.2, "maxSwayVel": 0.5, "minFreq": 0.4, "maxFreq": 1.2,
+        "lookAheadS": [0.0, 0.5, 1.0], "failDist": 1.5, "rewardScale": 2.0, "successRadius": 0.5,
     }
 
     def __init__(self, env_cfg, num_envs, device, dt):
         """Allocate per-env path parameters."""
         super().__init__(env_cfg, num_envs, device, dt)
-        self.look_ahead = torch.tensor(self.params['lookAheadS'], device=device)
-        self.obs_dim = 2 * len(self.params['lookAheadS'])
+        self.look_ahead = torch.tensor(self.params["lookAheadS"], device=device)
+        self.obs_dim = 2 * len(self.params["lookAheadS"])
         self.origin = torch.zeros((num_envs, 2), device=device)
         self.forward = torch.zeros((num_envs, 2), device=device)
         self.speed = torch.zeros(num_envs, device=device)
@@ -40,9 +40,9 @@ class TrajObjective(Objective):
         p, num = self.params, env_ids.shape[0]
         self.origin[env_ids] = body.pos[env_ids]
         self.forward[env_ids] = random_directions(num, self.device)
-        self.speed[env_ids] = uniform(num, p['minSpeed'], p['maxSpeed'], self.device)
-        self.freq[env_ids] = uniform(num, p['minFreq'], p['maxFreq'], self.device)
-        self.amp[env_ids] = uniform(num, 0.0, p['maxSwayVel'], self.device) / self.freq[env_ids]
+        self.speed[env_ids] = uniform(num, p["minSpeed"], p["maxSpeed"], self.device)
+        self.freq[env_ids] = uniform(num, p["minFreq"], p["maxFreq"], self.device)
+        self.amp[env_ids] = uniform(num, 0.0, p["maxSwayVel"], self.device) / self.freq[env_ids]
         self.phase[env_ids] = uniform(num, 0.0, 6.2832, self.device)
         self.max_dist[env_ids] = 0.0
         self.sum_dist[env_ids] = 0.0
@@ -71,7 +71,7 @@ class TrajObjective(Objective):
 
     def outcome(self, body):
         """Success: never farther than successRadius from the target; precision: the mean distance."""
-        return self.max_dist <= self.params['successRadius'], self.sum_dist / self.steps.clamp(min=1.0)
+        return self.max_dist <= self.params["successRadius"], self.sum_dist / self.steps.clamp(min=1.0)
 
     def draw(self, view, env_id, progress):
         """The path from a second ago to three seconds ahead, the target point and the success radius around it."""
@@ -81,7 +81,7 @@ class TrajObjective(Objective):
         target = points[0]
         view.polyline(points[1:], render.PATH)
         view.disc(target, 0.08, render.GOAL)
-        view.disc(target, self.params['successRadius'], render.GOAL, ring=True)
+        view.disc(target, self.params["successRadius"], render.GOAL, ring=True)
 
     def observe(self, body, progress):
         """Target positions now and at the look-ahead times, relative to the body."""
@@ -90,11 +90,11 @@ class TrajObjective(Objective):
 
     def reward(self, body, progress):
         """exp(-scale * distance^2) to the current target point."""
-        return torch.exp(-self.params['rewardScale'] * self._distance(body, progress) ** 2)
+        return torch.exp(-self.params["rewardScale"] * self._distance(body, progress) ** 2)
 
     def failed(self, body, progress):
         """Fell more than failDist behind (or off) the path."""
-        return self._distance(body, progress) > self.params['failDist']
+        return self._distance(body, progress) > self.params["failDist"]
 
 
 class PointMassTraj(VecTask):
@@ -102,5 +102,5 @@ class PointMassTraj(VecTask):
 
     def __init__(self, cfg, device):
         """Single-objective env with TrajObjective."""
-        env = cfg['env']
-        super().__init__(cfg, [TrajObjective(env, int(env['numEnvs']), device, float(cfg['sim']['dt']))], device)
+        env = cfg["env"]
+        super().__init__(cfg, [TrajObjective(env, int(env["numEnvs"]), device, float(cfg["sim"]["dt"]))], device)
