@@ -2,6 +2,7 @@
 
 import os
 import time
+from typing import Any, Dict, List, Sequence, Tuple
 
 import torch
 from torch import nn
@@ -49,7 +50,7 @@ class AMPAgent(a2c_continuous.A2CAgent):
     info and ``fetch_amp_obs_demo(n)`` on ``vec_env.env``. Recurrent policies are not supported.
     """
 
-    def __init__(self, base_name, config):
+    def __init__(self, base_name: str, config: Dict[str, Any]) -> None:
         """Build the PPO agent, then the discriminator, AMP normaliser and AMP buffers."""
         super().__init__(base_name, config)
         assert not self.is_rnn, "AMPAgent supports feed-forward policies only"
@@ -76,11 +77,11 @@ class AMPAgent(a2c_continuous.A2CAgent):
                                              self._capture_video_len, fps=1.0 / self._task().dt)
             self._task().recorder = self._recorder
 
-    def _task(self):
+    def _task(self) -> Any:
         """The task object behind the rl_games vec env."""
         return self.vec_env.env
 
-    def init_tensors(self):
+    def init_tensors(self) -> None:
         """rl_games buffers plus the per-rollout AMP observation buffer; prefill the demonstration buffer."""
         super().init_tensors()
         self._amp_rollout = torch.zeros((self.horizon_length, self.num_actors) + tuple(self._amp_obs_shape),
@@ -88,25 +89,25 @@ class AMPAgent(a2c_continuous.A2CAgent):
         while self._amp_demo_buffer.count < self._amp_demo_buffer.capacity:
             self._amp_demo_buffer.store(self._task().fetch_amp_obs_demo(self._amp_batch_size))
 
-    def set_eval(self):
+    def set_eval(self) -> None:
         """Eval mode for policy, discriminator and AMP normaliser."""
         super().set_eval()
         self.discriminator.eval()
         if self._normalize_amp_input:
             self._amp_input_mean_std.eval()
 
-    def set_train(self):
+    def set_train(self) -> None:
         """Train mode for policy, discriminator and AMP normaliser."""
         super().set_train()
         self.discriminator.train()
         if self._normalize_amp_input:
             self._amp_input_mean_std.train()
 
-    def _preproc_amp_obs(self, amp_obs):
+    def _preproc_amp_obs(self, amp_obs: torch.Tensor) -> torch.Tensor:
         """Normalise AMP observations (updating the statistics in train mode)."""
         return self._amp_input_mean_std(amp_obs) if self._normalize_amp_input else amp_obs
 
-    def env_step(self, actions):
+    def env_step(self, actions: torch.Tensor) -> Tuple[Any, torch.Tensor, torch.Tensor, Dict[str, Any]]:
         """Step the env, recording the AMP observation of the step and per-task finished-episode rewards."""
         obs, rewards, dones, infos = super().env_step(actions)
         self._amp_rollout[self._rollout_step] = infos["amp_obs"]
@@ -116,7 +117,7 @@ class AMPAgent(a2c_continuous.A2CAgent):
                 self._task_rewards[name].update(episode_rewards.unsqueeze(-1).to(self.ppo_device))
         return obs, rewards, dones, infos
 
-    def play_steps(self):
+    def play_steps(self) -> Dict[str, Any]:
         """rl_games rollout; adds the flattened AMP observations to the batch. Every capture_video_freq epochs
         (with capture_video) it starts recording ``videos/train/epoch_<epoch>.mp4`` in the experiment folder."""
         if self._recorder is not None and self.epoch_num % self._capture_video_freq == 0:
@@ -126,7 +127,7 @@ class AMPAgent(a2c_continuous.A2CAgent):
         batch_dict["amp_obs"] = swap_and_flatten01(self._amp_rollout)
         return batch_dict
 
-    def _disc_rewards(self, amp_obs):
+    def _disc_rewards(self, amp_obs: torch.Tensor) -> torch.Tensor:
         """Style reward -log(1 - D(s)) * disc_reward_scale for AMP observations of shape (..., amp_dim)."""
         with torch.no_grad():
             logits = self.discriminator(self._preproc_amp_obs(amp_obs.reshape(-1, amp_obs.shape[-1])))
@@ -134,7 +135,8 @@ class AMPAgent(a2c_continuous.A2CAgent):
             rewards = -torch.log(torch.clamp(1.0 - prob, min=1e-4)) * self._disc_reward_scale
         return rewards.reshape(amp_obs.shape[:-1] + (1,))
 
-    def discount_values(self, fdones, last_extrinsic_values, mb_fdones, mb_extrinsic_values, mb_rewards):
+    def discount_values(self, fdones: torch.Tensor, last_extrinsic_values: torch.Tensor, mb_fdones: torch.Tensor,
+                        mb_extrinsic_values: torch.Tensor, mb_rewards: torch.Tensor) -> torch.Tensor:
         """GAE on the mixture task_reward_w * task reward + disc_reward_w * style reward."""
         disc_rewards = self._disc_rewards(self._amp_rollout)
         self._epoch_info["disc_reward_mean"] = disc_rewards.mean().item()
@@ -142,7 +144,7 @@ class AMPAgent(a2c_continuous.A2CAgent):
         mixed = self._task_reward_w * mb_rewards + self._disc_reward_w * disc_rewards
         return super().discount_values(fdones, last_extrinsic_values, mb_fdones, mb_extrinsic_values, mixed)
 
-    def prepare_dataset(self, batch_dict):
+    def prepare_dataset(self, batch_dict: Dict[str, Any]) -> None:
         """PPO dataset plus agent, replay and demonstration AMP observations; then refresh both AMP buffers."""
         super().prepare_dataset(batch_dict)
         amp_obs = batch_dict["amp_obs"]
@@ -155,7 +157,7 @@ class AMPAgent(a2c_continuous.A2CAgent):
         self._amp_replay_buffer.store(amp_obs[keep])
         self._amp_demo_buffer.store(self._task().fetch_amp_obs_demo(self._amp_batch_size))
 
-    def _disc_loss(self, input_dict):
+    def _disc_loss(self, input_dict: Dict[str, Any]) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
         """Discriminator BCE loss with logit regularisation, gradient penalty on demos and weight decay; returns (loss, info)."""
         size = self._amp_minibatch_size
         agent_obs = torch.cat([input_dict["amp_obs"][:size], input_dict["amp_obs_replay"][:size]], dim=0)
@@ -181,7 +183,7 @@ class AMPAgent(a2c_continuous.A2CAgent):
         }
         return loss, {k: v.detach() for k, v in info.items()}
 
-    def calc_gradients(self, input_dict):
+    def calc_gradients(self, input_dict: Dict[str, Any]) -> None:
         """One PPO + discriminator minibatch update; per-minibatch stats go to self._epoch_info lists."""
         advantage = input_dict["advantages"]
         old_mu, old_sigma = input_dict["mu"], input_dict["sigma"]
@@ -214,12 +216,12 @@ class AMPAgent(a2c_continuous.A2CAgent):
         self.train_result = (a_loss.detach(), c_loss.detach(), entropy.detach(), kl, self.last_lr, 1.0,
                              mu, sigma, b_loss.detach())
 
-    def bound_loss(self, mu):
+    def bound_loss(self, mu: torch.Tensor) -> torch.Tensor:
         """Penalty on action means beyond +-1.1 (rl_games 1.1.4's version clamps the wrong side and pulls means out)."""
         soft_bound = 1.1
         return (torch.clamp_min(mu - soft_bound, 0.0) ** 2 + torch.clamp_min(-mu - soft_bound, 0.0) ** 2).sum(dim=-1)
 
-    def get_full_state_weights(self):
+    def get_full_state_weights(self) -> Dict[str, Any]:
         """rl_games checkpoint (model, optimizer, epoch, frame, ...) plus discriminator and AMP normaliser."""
         state = super().get_full_state_weights()
         state["last_mean_rewards"] = float(state["last_mean_rewards"])
@@ -228,19 +230,21 @@ class AMPAgent(a2c_continuous.A2CAgent):
             state["amp_input_mean_std"] = self._amp_input_mean_std.state_dict()
         return state
 
-    def restore(self, fn):
+    def restore(self, fn: str) -> None:
         """Restore a checkpoint to continue training; one that does not fit the task raises CheckpointMismatch."""
         with fitting(fn, self.config.get("env_config", {}).get("task", "")):
             super().restore(fn)
 
-    def set_full_state_weights(self, weights):
+    def set_full_state_weights(self, weights: Dict[str, Any]) -> None:
         """Restore everything get_full_state_weights saved, so training continues at its epoch and frame."""
         self.discriminator.load_state_dict(weights["discriminator"])
         if self._normalize_amp_input:
             self._amp_input_mean_std.load_state_dict(weights["amp_input_mean_std"])
         super().set_full_state_weights(weights)
 
-    def _write_train_stats(self, frame, epoch_num, curr_frames, times, losses, last_lr, lr_mul):
+    def _write_train_stats(self, frame: int, epoch_num: int, curr_frames: int,
+                           times: Tuple[float, float, float, float], losses: Sequence[List[torch.Tensor]],
+                           last_lr: float, lr_mul: float) -> None:
         """performance/*, losses/* and info/* tags of one epoch, all at `frame`."""
         step_time, play_time, update_time, total_time = times
         a_losses, c_losses, b_losses, entropies, kls = losses
@@ -269,7 +273,7 @@ class AMPAgent(a2c_continuous.A2CAgent):
         for tag, value in scalars.items():
             self.writer.add_scalar(tag, value, frame)
 
-    def _write_reward_stats(self, frame, epoch_num, total_time):
+    def _write_reward_stats(self, frame: int, epoch_num: int, total_time: float) -> None:
         """rewards{i}/*, episode_lengths/* and, for multi-task envs, TokenHSI's reward_{task}/* tags."""
         if self.game_rewards.current_size > 0:
             mean_rewards = self.game_rewards.get_mean()
@@ -289,7 +293,7 @@ class AMPAgent(a2c_continuous.A2CAgent):
                     self.writer.add_scalar("reward_{}/iter".format(name), value, epoch_num)
                     self.writer.add_scalar("reward_{}/time".format(name), value, total_time)
 
-    def train(self):
+    def train(self) -> Tuple[float, int]:
         """Train (:meth:`_train_loop`); a rollout video still being recorded is written however training ends."""
         try:
             return self._train_loop()
@@ -297,7 +301,7 @@ class AMPAgent(a2c_continuous.A2CAgent):
             if self._recorder is not None:
                 self._recorder.close()
 
-    def _train_loop(self):
+    def _train_loop(self) -> Tuple[float, int]:
         """ASE-style loop: update_epoch, train_epoch, write stats at the pre-epoch frame, save via self.save; flush the writer at the end."""
         self.init_tensors()
         self.last_mean_rewards = -100500

@@ -22,7 +22,7 @@ class AMPPlayer(players.PpoPlayerContinuous):
     ``<checkpoint>_eval.json`` and returns them; without it ``run()`` only prints them.
     """
 
-    def __init__(self, config: Dict[str, Any]):
+    def __init__(self, config: Dict[str, Any]) -> None:
         """The rl_games player plus the evaluation switch and settings."""
         self._eval = bool(config.get("eval", False))
         self._evaluation = dict(config.get("evaluation") or {})

@@ -5,6 +5,7 @@ Regenerate the shipped clip file deterministically with
 """
 
 import argparse
+from typing import Any, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -30,12 +31,12 @@ DEFAULT_CONTROLLER = {
 }
 
 
-def _uniform(generator, shape, low, high):
+def _uniform(generator: torch.Generator, shape: Tuple[int, ...], low: float, high: float) -> torch.Tensor:
     """Uniform samples in [low, high) drawn from a seeded generator."""
     return low + (high - low) * torch.rand(shape, generator=generator)
 
 
-def generate_clips(params=None):
+def generate_clips(params: Optional[Mapping[str, Any]] = None) -> Tuple[torch.Tensor, torch.Tensor]:
     """Simulate the reference controller walking between random waypoints, pausing at each; returns pos, vel (clips, frames, 2)."""
     p = dict(DEFAULT_CONTROLLER)
     p.update(params or {})
@@ -45,7 +46,7 @@ def generate_clips(params=None):
     vel = torch.zeros((n, 2))
     speed = _uniform(gen, (n, 1), p["min_speed"], p["max_speed"])
 
-    def new_waypoint(origin):
+    def new_waypoint(origin: torch.Tensor) -> torch.Tensor:
         """A waypoint a random leg length away from origin in a random direction."""
         angle = _uniform(gen, (origin.shape[0],), 0.0, 2.0 * np.pi)
         leg = _uniform(gen, (origin.shape[0], 1), p["min_leg"], p["max_leg"])
@@ -70,7 +71,7 @@ def generate_clips(params=None):
     return torch.stack(all_pos, dim=1), torch.stack(all_vel, dim=1)
 
 
-def save_clips(path, pos, vel, dt):
+def save_clips(path: str, pos: torch.Tensor, vel: torch.Tensor, dt: float) -> None:
     """Write clips to a compressed .npz motion file."""
     np.savez_compressed(path, pos=pos.numpy().astype(np.float32), vel=vel.numpy().astype(np.float32),
                         dt=np.float32(dt))
@@ -79,14 +80,14 @@ def save_clips(path, pos, vel, dt):
 class MotionLibrary:
     """Demonstration clips on a device, sampled as windows of consecutive AMP frames."""
 
-    def __init__(self, vel, dt, device):
+    def __init__(self, vel: torch.Tensor, dt: float, device: Union[str, torch.device]) -> None:
         """Hold clip velocities (clips, frames, 2) recorded at time step dt."""
         self.vel = vel.to(device)
         self.dt = float(dt)
         self.device = device
 
     @classmethod
-    def from_config(cls, env_cfg, dt, device):
+    def from_config(cls, env_cfg: Mapping[str, Any], dt: float, device: Union[str, torch.device]) -> "MotionLibrary":
         """Load env_cfg['motion_file'] if set, else run the reference controller with env_cfg['motion_controller'] settings."""
         motion_file = env_cfg.get("motion_file")
         if motion_file:
@@ -97,7 +98,7 @@ class MotionLibrary:
         _, vel = generate_clips(params)
         return cls(vel, params["dt"], device)
 
-    def sample_history(self, num_samples, num_steps):
+    def sample_history(self, num_samples: int, num_steps: int) -> torch.Tensor:
         """Random windows of num_steps AMP frames, newest first: (num_samples, num_steps, frame_dim)."""
         num_clips, num_frames = self.vel.shape[:2]
         clip = torch.randint(0, num_clips, (num_samples,), device=self.device)
@@ -105,12 +106,12 @@ class MotionLibrary:
         frames = last.unsqueeze(-1) - torch.arange(num_steps, device=self.device)
         return amp_frame(self.vel[clip.unsqueeze(-1), frames])
 
-    def sample_amp_obs(self, num_samples, num_steps):
+    def sample_amp_obs(self, num_samples: int, num_steps: int) -> torch.Tensor:
         """Flattened AMP observations of random demonstration windows: (num_samples, num_steps * frame_dim)."""
         return self.sample_history(num_samples, num_steps).reshape(num_samples, -1)
 
 
-def main(argv=None):
+def main(argv: Optional[Sequence[str]] = None) -> None:
     """Command line: regenerate a motion file from the reference controller."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", help="output .npz path")

@@ -1,6 +1,7 @@
 """Task registry and rl_games wiring: env/vecenv registration, config loading, a Runner with the AMP agent."""
 
 import copy
+from typing import Any, Dict, Mapping, Optional, Tuple, Union
 
 import torch
 import yaml
@@ -15,17 +16,19 @@ from .amp_players import AMPPlayer
 from .inputs import DEFAULT_TASK, default_config_paths
 from .rlg_env import BuiltinVecEnv
 from .tasks import TASKS
+from .vec_task import VecTask
 
 ENV_NAME = "hsi_builtin"
 VECENV_TYPE = "HSI_BUILTIN"
 
 
-def default_rl_device():
+def default_rl_device() -> str:
     """'cuda:0' when a GPU is available, else 'cpu'."""
     return "cuda:0" if torch.cuda.is_available() else "cpu"
 
 
-def create_task(task, cfg, device, seed=None):
+def create_task(task: str, cfg: Mapping[str, Any], device: Union[str, torch.device],
+                seed: Optional[int] = None) -> VecTask:
     """Instantiate the built-in task named `task` from an env config dict on device (seeding torch when seed is set)."""
     if task not in TASKS:
         raise ValueError("unknown built-in task {!r}; choose one of {}".format(task, sorted(TASKS)))
@@ -34,14 +37,14 @@ def create_task(task, cfg, device, seed=None):
     return TASKS[task](cfg, device)
 
 
-def register_envs():
+def register_envs() -> None:
     """Register the built-in tasks with rl_games as env ENV_NAME of vecenv type VECENV_TYPE (as ASE registers rlgpu)."""
     env_configurations.register(ENV_NAME, {"env_creator": lambda **kwargs: create_task(**kwargs),
                                            "vecenv_type": VECENV_TYPE})
     vecenv.register(VECENV_TYPE, lambda config_name, num_actors, **kwargs: BuiltinVecEnv(config_name, num_actors, **kwargs))
 
 
-def build_runner(algo_observer=None):
+def build_runner(algo_observer: Any = None) -> Runner:
     """An rl_games Runner with the built-in envs registered and algo/player/model/network 'amp' available (ASE names)."""
     register_envs()
     runner = Runner(algo_observer)
@@ -53,7 +56,8 @@ def build_runner(algo_observer=None):
     return runner
 
 
-def load_task_configs(task=DEFAULT_TASK, cfg_env_path=None, cfg_train_path=None):
+def load_task_configs(task: str = DEFAULT_TASK, cfg_env_path: Optional[str] = None,
+                      cfg_train_path: Optional[str] = None) -> Tuple[Dict[str, Any], Dict[str, Any]]:
     """Read (cfg_env, cfg_train) dicts; paths left as None default to the task's shipped configs."""
     default_env, default_train = default_config_paths(task)
     with open(cfg_env_path or default_env) as f:
@@ -63,8 +67,10 @@ def load_task_configs(task=DEFAULT_TASK, cfg_env_path=None, cfg_train_path=None)
     return cfg_env, cfg_train
 
 
-def build_rl_config(task, cfg_env, cfg_train, rl_device=None, seed=None, num_envs=None, max_epochs=None,
-                    checkpoint=None, train_dir=None, experiment_name=None):
+def build_rl_config(task: str, cfg_env: Mapping[str, Any], cfg_train: Mapping[str, Any],
+                    rl_device: Optional[str] = None, seed: Optional[int] = None, num_envs: Optional[int] = None,
+                    max_epochs: Optional[int] = None, checkpoint: Optional[str] = None,
+                    train_dir: Optional[str] = None, experiment_name: Optional[str] = None) -> Dict[str, Any]:
     """The dict to pass to Runner.load: cfg_train's `params` wired to the task (env_config, device, num_actors).
 
     Keys outside `params` (use_wandb, wandb, ...) are dropped. With `checkpoint` the agent restores it before

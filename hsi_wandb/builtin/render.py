@@ -23,7 +23,7 @@ Colour = Tuple[int, int, int]
 class View:
     """One env's picture: world metres around ``centre`` mapped to the pixels of ``image`` (y up)."""
 
-    def __init__(self, centre: np.ndarray):
+    def __init__(self, centre: np.ndarray) -> None:
         self.image = np.empty((TILE, TILE, 3), dtype=np.uint8)
         self.image[:] = BACKGROUND
         self.centre = np.asarray(centre, dtype=np.float64)

@@ -29,7 +29,7 @@ class RolloutRecorder:
     cannot be written is one warning; training goes on.
     """
 
-    def __init__(self, folder: str, length: int, fps: float, envs: int = 4):
+    def __init__(self, folder: str, length: int, fps: float, envs: int = 4) -> None:
         self.folder = folder
         self.length = length
         self.fps = fps

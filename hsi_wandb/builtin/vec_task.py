@@ -1,5 +1,7 @@
 """IsaacGym-style batched task base: point-mass bodies, objectives, AMP observation history, auto-reset."""
 
+from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
+
 import gym
 import numpy as np
 import torch
@@ -10,7 +12,7 @@ from .motions import MotionLibrary
 BODY_OBS_DIM = 2
 
 
-def _box(dim, bound=np.inf):
+def _box(dim: int, bound: float = np.inf) -> gym.spaces.Box:
     """A symmetric float32 gym Box of the given size."""
     return gym.spaces.Box(-bound, bound, (dim,), dtype=np.float32)
 
@@ -26,7 +28,7 @@ class VecTask:
     A ``recorder`` (rollout_video.RolloutRecorder) set on the task sees each step's state before that reset.
     """
 
-    def __init__(self, cfg, objectives, device):
+    def __init__(self, cfg: Mapping[str, Any], objectives: List[Any], device: Union[str, torch.device]) -> None:
         """Build buffers for cfg['env'] / cfg['sim'] (ASE layout) with a list of objectives, on device."""
         env_cfg = cfg["env"]
         self.cfg = cfg
@@ -60,7 +62,7 @@ class VecTask:
         self.recorder = None
         self.reset()
 
-    def _per_task(self, values):
+    def _per_task(self, values: List[torch.Tensor]) -> torch.Tensor:
         """Pick, for each env, the value computed by its own objective (values: one (num_envs, ...) tensor per objective)."""
         if len(values) == 1:
             return values[0]
@@ -68,7 +70,7 @@ class VecTask:
         index = self.task_ids.view(1, -1, *([1] * (stacked.dim() - 2))).expand(1, *stacked.shape[1:])
         return stacked.gather(0, index).squeeze(0)
 
-    def _compute_observations(self):
+    def _compute_observations(self) -> None:
         """Body velocity, the own objective's observation (zero padded) and, with several tasks, a one-hot task id."""
         task_obs = [torch.nn.functional.pad(o.observe(self.body, self.progress_buf), (0, self.task_obs_dim - o.obs_dim))
                     for o in self.objectives]
@@ -77,7 +79,7 @@ class VecTask:
             parts.append(torch.nn.functional.one_hot(self.task_ids, len(self.objectives)).float())
         self.obs_buf = torch.cat(parts, dim=-1)
 
-    def reset_idx(self, env_ids):
+    def reset_idx(self, env_ids: torch.Tensor) -> None:
         """Start new episodes for env_ids: sample tasks, initialise bodies from demonstration states, reset goals."""
         num = env_ids.shape[0]
         if num == 0:
@@ -92,7 +94,7 @@ class VecTask:
         for objective in self.objectives:
             objective.reset(env_ids, self.body)
 
-    def reset(self, env_ids=None):
+    def reset(self, env_ids: Optional[torch.Tensor] = None) -> torch.Tensor:
         """Reset env_ids (all envs when None) and return the observation buffer."""
         if env_ids is None:
             env_ids = torch.arange(self.num_envs, device=self.device)
@@ -100,7 +102,7 @@ class VecTask:
         self._compute_observations()
         return self.obs_buf
 
-    def step(self, actions):
+    def step(self, actions: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, Dict[str, Any]]:
         """Apply normalised accelerations to all envs; return obs, rewards, resets, extras (auto-resets finished envs)."""
         self.body.step(actions.to(self.device))
         self.progress_buf += 1
@@ -132,6 +134,6 @@ class VecTask:
         self._compute_observations()
         return self.obs_buf, self.rew_buf, done, self.extras
 
-    def fetch_amp_obs_demo(self, num_samples):
+    def fetch_amp_obs_demo(self, num_samples: int) -> torch.Tensor:
         """Demonstration AMP observations sampled from the motion library: (num_samples, amp_obs_dim)."""
         return self.motion_lib.sample_amp_obs(num_samples, self.num_amp_obs_steps)
