@@ -7,6 +7,7 @@ import sys
 import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
+os.environ.setdefault("WANDB_SILENT", "true")  # W&B reads it once per process, maybe in a module-scoped fixture
 
 
 @pytest.fixture(autouse=True)
