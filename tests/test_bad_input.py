@@ -195,6 +195,7 @@ def test_odd_tags_reach_an_offline_run_unchanged(tmp_path):
         assert_faithful(row, writes)
 
 
+@pytest.mark.slow
 def test_tags_named_like_row_or_wandb_keys_are_kept_apart(tmp_path):
     reserved = ["", "frame", "epoch", "wall_time", "_step", "_runtime", "_timestamp"]
     wandb_run = start_run(resolve_settings({"use_wandb": True, "wandb": {"mode": "offline"}}, SOURCE),

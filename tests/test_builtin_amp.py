@@ -51,6 +51,7 @@ def scalars(exp_dir):
     return {tag: [(e.step, e.value) for e in acc.Scalars(tag)] for tag in acc.Tags()['scalars']}
 
 
+@pytest.mark.slow
 def test_short_run_writes_every_ase_tag(tmp_path):
     exp_dir = train(rl_config(tmp_path, epochs=3))
     tags = scalars(exp_dir)

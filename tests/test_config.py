@@ -144,6 +144,7 @@ def test_non_zero_rank_never_starts_a_run(tmp_path, monkeypatch):
     assert not (tmp_path / "wandb").exists()
 
 
+@pytest.mark.slow
 def test_a_row_never_waits_for_wandb_and_finish_sends_every_row_in_order(tmp_path):
     """W&B's ``run.log`` held up (as by a busy client or a service that stops reading) does not hold up training."""
     run = start_run(settings({"use_wandb": True, "wandb": {"mode": "offline"}}), str(tmp_path / "exp"), {})
