@@ -157,8 +157,7 @@ class WandbMixin(Mixin):
         epoch = self._wandb_next().update_epoch()
         if self._wandb_writer is not None:
             self._wandb_writer.begin_epoch(epoch)
-            if self._wandb_restored_frame is not None:
-                self._wandb_note_frame_restart()
+            self._wandb_note_frame_restart()
         return epoch
 
     def _wandb_note_frame_restart(self) -> None:
