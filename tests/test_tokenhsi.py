@@ -168,13 +168,15 @@ def test_log_eval_rejects_results_of_the_wrong_shape():
 @pytest.fixture(scope="module")
 def resumed_three_times(tmp_path_factory):
     """Train 3 epochs (ASE's loop: ``max_epochs: 2``), then ``--resume 1 --checkpoint nn/HumanoidTraj.pth`` three
-    times (their ``load_cfg`` sets ``load_checkpoint`` and ``load_path``, which rl-games 1.1.4 restores from)."""
+    times (their ``load_cfg`` sets ``load_checkpoint`` and ``load_path``, which rl-games 1.1.4 restores from), with
+    ASE's default ``save_intermediate: False``: only the rolling ``<name>.pth`` is saved."""
     tmp_path = tmp_path_factory.mktemp("tokenhsi_resumed")
     said = io.StringIO()
     with working_in(tmp_path), contextlib.redirect_stderr(said):
         checkpoint = None
         for max_epochs in (2, 4, 6, 8):
-            cfg = tokenhsi_like.train_config(tmp_path / "runs", max_epochs=max_epochs, save_frequency=2)
+            cfg = tokenhsi_like.train_config(tmp_path / "runs", max_epochs=max_epochs, save_frequency=2,
+                                             save_intermediate=False)
             cfg["params"].update(load_checkpoint=checkpoint is not None, load_path=checkpoint or "")
             runner = tokenhsi_runner(cfg)
             runner.load(cfg)
@@ -206,5 +208,6 @@ def test_each_resume_says_the_frame_count_restarted_and_artifacts_stay_one_per_s
     artifacts = [a for s in resumed_three_times["segments"] for a in s.artifacts]
     epochs = [json.loads(a["metadata"])["epoch"] for a in artifacts]
     assert epochs == [2, 3, 4, 5, 6, 7, 8, 9], "one version per save point, every segment's final save included"
+    assert all(json.loads(a["metadata"])["files"] == ["HumanoidTraj.pth"] for a in artifacts)
     assert [a for a in artifacts if "final" in a["aliases"]] == [artifacts[1], artifacts[3], artifacts[5],
                                                                  artifacts[7]]
