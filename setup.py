@@ -10,23 +10,27 @@ setup(
     packages=find_packages(include=["hsi_wandb", "hsi_wandb.*"]),
     package_data={"hsi_wandb": ["py.typed"]},
     python_requires=">=3.8",
-    # Floors: the oldest versions CI tests (its Python 3.8 stage). torch has none on purpose: install the torch
-    # your simulator and CUDA need first (docs/versions.md).
+    # Ranges, not what pip resolved: hsi_wandb goes into the environment a simulator already lives in (TokenHSI,
+    # ASE, IsaacGymEnvs, IsaacLab) and must change nothing there. Each floor is at or below every such stack's pin
+    # and is tested: .ci/run installs each stack first, then hsi_wandb, fails if pip changed any installed version,
+    # and runs the tests there; its ASE stage holds our other requirements at their floors (docs/versions.md).
     install_requires=[
-        "torch",
-        "rl-games==1.1.4",
-        "gym==0.26.2",
-        "numpy>=1.24.4",
+        "torch>=1.8.1",
+        "rl-games>=1.1.4,<1.7",
+        "gym>=0.23.1",
+        "numpy>=1.21",
         "wandb>=0.24.2",
-        "tensorboardX>=2.6.2.2",  # the SummaryWriter rl-games 1.1.4's agents write through, which hsi_wandb wraps
-        "pyyaml>=6.0.3",
-        "python-dotenv>=1.0.1",
-        "tqdm>=4.70.1",
+        "pyyaml>=5.4.1",
+        "python-dotenv>=0.19.2",
+        "tqdm>=4.62.3",
     ],
     entry_points={"console_scripts": ["hsi-wandb=hsi_wandb.sync:main"]},
-    # tensorboard and psutil: the tests read event files and process memory with them; training needs neither.
-    # The tests also write .mp4/.gif files as simulators do (imageio) and record the built-in tasks (video extra).
+    # builtin: the built-in runner's AMP agent is built on rl-games 1.1.4's Runner (as ASE's and TokenHSI's are);
+    # the adapter needs no extra. tensorboard and psutil: the tests read event files and process memory with them;
+    # training needs neither. The tests also write .mp4/.gif files as simulators do (imageio) and record the
+    # built-in tasks (video extra).
     extras_require={
+        "builtin": ["rl-games==1.1.4"],
         "video": ["imageio-ffmpeg>=0.5.1"],
         "test": ["pytest", "hypothesis", "vermin", "tensorboard>=2.14.0", "psutil", "imageio>=2.35.1",
                  "imageio-ffmpeg>=0.5.1"],

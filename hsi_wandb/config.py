@@ -3,7 +3,7 @@ import dataclasses
 import inspect
 import os
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Mapping, Optional, Union
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
 MODES = ("online", "offline", "disabled")
 USE_WANDB_VALUES = (True, False, "auto")
@@ -92,15 +92,31 @@ def _check_choice(source: str, key: str, value: Any, allowed) -> None:
         raise ConfigError(source, key, "is {!r}; allowed: {}".format(value, ", ".join(str(a) for a in allowed)))
 
 
+def is_sequence(value: Any) -> bool:
+    """A list-like value that is not text: a list, a tuple, an OmegaConf ``ListConfig``."""
+    return isinstance(value, Sequence) and not isinstance(value, (str, bytes))
+
+
+def plain_data(value: Any) -> Any:
+    """``value`` with every mapping as a dict and every sequence as a list: the containers a config system
+    (OmegaConf's ``DictConfig`` and ``ListConfig``, hydra's configs) hands over, made plain."""
+    if isinstance(value, Mapping):
+        return {key: plain_data(item) for key, item in value.items()}
+    if is_sequence(value):
+        return [plain_data(item) for item in value]
+    return value
+
+
 def parse_wandb_section(section: Any, source: str) -> WandbConfig:
-    """Validate a ``wandb:`` mapping and return it typed; raise ConfigError on the first bad key."""
+    """Validate a ``wandb:`` mapping (any Mapping, lists as any sequence) and return it typed; raise ConfigError on
+    the first bad key."""
     if section is None:
         return WandbConfig()
     if not isinstance(section, Mapping):
         raise ConfigError(source, "wandb", "must be a mapping of keys ({}), got {}".format(
             ", ".join(_FIELD_TYPES), type(section).__name__))
     values = {}
-    for key, value in section.items():
+    for key, value in plain_data(section).items():
         dotted = "wandb.{}".format(key)
         if key not in _FIELD_TYPES:
             raise ConfigError(source, dotted, "is not a known key; allowed: {}".format(", ".join(_FIELD_TYPES)))

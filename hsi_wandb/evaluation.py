@@ -6,6 +6,7 @@ Any evaluator that computes ``{experiment: {metric: value}}`` (TokenHSI's ``run_
 
     log_eval(results, checkpoint="output/exp/nn/Task.pth", train_cfg=cfg_train)
 """
+import inspect
 import os
 import time
 from dataclasses import dataclass, field
@@ -67,11 +68,18 @@ def _record_dir(folder: str, run_id: Optional[str]) -> Optional[str]:
     return None
 
 
-def checkpoint_origin(path: str) -> CheckpointOrigin:
-    """Read a checkpoint's epoch, frame and training run: from the file itself, the run record above it as fallback."""
+def load_checkpoint(path: str, map_location: Any = "cpu") -> Any:
+    """A checkpoint as rl_games saved it: whole (torch 2.6 and newer load only tensors by default, and rl_games
+    saves numpy values too), on every torch from 1.8 (which has no ``weights_only``) on."""
     import torch
 
-    state = torch.load(path, map_location="cpu", weights_only=False)
+    whole = {"weights_only": False} if "weights_only" in inspect.signature(torch.load).parameters else {}
+    return torch.load(path, map_location=map_location, **whole)
+
+
+def checkpoint_origin(path: str) -> CheckpointOrigin:
+    """Read a checkpoint's epoch, frame and training run: from the file itself, the run record above it as fallback."""
+    state = load_checkpoint(path)
     state = state if isinstance(state, Mapping) else {}
     trained_by = dict(state.get(CHECKPOINT_KEY) or {})
     row_frame = trained_by.pop("row_frame", None)

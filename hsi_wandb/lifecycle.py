@@ -336,7 +336,8 @@ def start_run(settings: WandbSettings, run_dir: str, config: Mapping[str, Any], 
               previous: Optional[Mapping[str, Any]] = None, environ: Optional[Mapping[str, str]] = None) -> Any:
     """Start (or reuse) the W&B run on global rank 0; every other case gets a :class:`NullRun`.
 
-    ``previous`` (a run record with ``run_id``) continues that run instead of creating a second one.
+    ``previous`` (a run record with ``run_id``) continues that run instead of creating a second one. A run the user
+    started is reused as they configured it: its axes are not redefined, its config only gains the keys it lacks.
     """
     environ = os.environ if environ is None else environ
     if not settings.enabled or not is_global_rank_zero():
@@ -345,9 +346,9 @@ def start_run(settings: WandbSettings, run_dir: str, config: Mapping[str, Any], 
     if wandb is None:
         return NullRun()
     if wandb.run is not None:
-        wandb.run.config.update(dict(config), allow_val_change=True)
-        _define_axes(wandb.run)
-        return WandbRun(wandb, wandb.run, owned=False)
+        user_run = wandb.run
+        user_run.config.update({key: value for key, value in config.items() if key not in user_run.config})
+        return WandbRun(wandb, user_run, owned=False)
     section = settings.wandb
     mode = settings.mode
     if mode == "online":

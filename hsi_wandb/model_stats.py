@@ -71,10 +71,12 @@ class GradNormTracker:
 
 
 def _total_norm(tensors: List[Any]) -> Any:
-    """The 2-norm of all ``tensors`` together, computed in float32 (a 0-d tensor)."""
+    """The 2-norm of all ``tensors`` together, computed in float32 (a 0-d tensor).
+
+    ``torch.norm``, not ``torch.linalg.vector_norm``: the latter is missing from torch 1.8 (ASE's pin)."""
     import torch
 
-    return torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(t, dtype=torch.float32) for t in tensors]))
+    return torch.norm(torch.stack([torch.norm(t, 2, dtype=torch.float32) for t in tensors]), 2)
 
 
 def histogram_data(model: Any, which: str) -> Dict[str, Any]:

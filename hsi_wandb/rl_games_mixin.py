@@ -12,6 +12,8 @@ Example (an ASE/TokenHSI ``run.py``)::
 import os
 from typing import Any, Dict, List, Mapping, Optional
 
+import numpy
+
 from .artifacts import CheckpointLogger, checkpoint_path, unshare
 from .config import WandbSettings
 from .evaluation import CHECKPOINT_KEY, trained_run_id
@@ -219,7 +221,7 @@ class WandbMixin(Mixin):
                                     "reason": reason}
         rewards = getattr(self, "game_rewards", None)
         if rewards is not None and getattr(rewards, "current_size", 0) > 0:
-            metadata["mean_reward"] = float(rewards.get_mean()[0])
+            metadata["mean_reward"] = float(numpy.asarray(rewards.get_mean()).reshape(-1)[0])
         return metadata
 
     def get_full_state_weights(self) -> Dict[str, Any]:
@@ -284,13 +286,21 @@ class WandbMixin(Mixin):
         self._wandb_run = NullRun()
 
     def _wandb_rewire(self, old: Any, new: Any) -> None:
-        """Point the observers that copied ``self.writer`` at init time to ``new``."""
-        observer = getattr(self, "algo_observer", None)
-        holders = [observer, getattr(self, "self_play_manager", None)]
-        holders += list(getattr(observer, "algo_observers", None) or [])
-        for holder in holders:
-            if holder is not None and getattr(holder, "writer", None) is old:
+        """Point the observers that copied ``self.writer`` at init time to ``new``, however they are composed: an
+        observer holding others (anything with ``after_init``) in a list or tuple, as rl_games' ``MultiObserver`` and
+        IsaacGymEnvs' (``.observers``) do, is searched too."""
+        pending = [getattr(self, "algo_observer", None), getattr(self, "self_play_manager", None)]
+        seen = set()
+        while pending:
+            holder = pending.pop()
+            if holder is None or id(holder) in seen or holder is self:
+                continue
+            seen.add(id(holder))
+            if getattr(holder, "writer", None) is old:
                 holder.writer = new
+            for value in list(getattr(holder, "__dict__", {}).values()):
+                if isinstance(value, (list, tuple)):
+                    pending.extend(item for item in value if callable(getattr(item, "after_init", None)))
 
     def _wandb_experiment_dir(self) -> str:
         """Where rl_games writes this experiment (its run record and offline W&B run go there too)."""

@@ -23,6 +23,7 @@ from rl_games.torch_runner import Runner
 import tiny_env
 from hsi_wandb import lifecycle, resolve_settings, start_run
 from hsi_wandb.rl_games_mixin import apply_to_runner
+from hsi_wandb.evaluation import load_checkpoint
 from offline_run import OfflineRun, offline_runs
 from test_rl_games_adapter import assert_mirrored, tensorboard_scalars, train
 
@@ -60,7 +61,7 @@ def jsonl_rows(exp_dir):
 def final_checkpoint_epoch(exp_dir):
     """The epoch stored in rl_games' last checkpoint (``last_<name>ep<N>...pth``, written when training ends)."""
     (final,) = [f for f in os.listdir(os.path.join(exp_dir, "nn")) if f.startswith("last_pointep")]
-    return torch.load(os.path.join(exp_dir, "nn", final), weights_only=False)["epoch"]
+    return load_checkpoint(os.path.join(exp_dir, "nn", final))["epoch"]
 
 
 def hsi_warnings(recorded):
@@ -365,7 +366,7 @@ def test_training_error_mid_epoch_keeps_every_row_and_the_last_checkpoint(tmp_pa
     assert [r["epoch"] for r in rows] == list(range(1, last_epoch + 1))
     assert [r["epoch"] for r in jsonl_rows(exp_dir)] == list(range(1, last_epoch + 1))
     assert_mirrored(tensorboard_scalars(exp_dir), rows)
-    saved = {torch.load(path, weights_only=False)["epoch"]: path for path in (exp_dir / "nn").glob("*.pth")}
+    saved = {load_checkpoint(path)["epoch"]: path for path in (exp_dir / "nn").glob("*.pth")}
     last = run.artifacts[-1]
     assert json.loads(last["metadata"])["epoch"] == max(saved) and "final" not in last["aliases"]
     (entry,) = last["manifest"]["contents"]

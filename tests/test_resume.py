@@ -7,6 +7,7 @@ import pytest
 
 from offline_run import OfflineRun, offline_runs
 from test_run_options import TINY, run_py
+from hsi_wandb.evaluation import load_checkpoint
 
 
 @pytest.mark.slow
@@ -31,6 +32,4 @@ def test_resume_continues_the_same_run_without_losing_rows(tmp_path):
     assert updated["run_id"] == record["run_id"] and len(updated["sync_dirs"]) == 2
     assert "wandb sync {} {}".format(*[os.path.relpath(d) for d in updated["sync_dirs"]]) in second.stderr
     assert "resuming" not in first.stderr
-    import torch
-
-    assert torch.load(checkpoint, weights_only=False)["wandb_run"]["run_id"] == record["run_id"]
+    assert load_checkpoint(checkpoint)["wandb_run"]["run_id"] == record["run_id"]

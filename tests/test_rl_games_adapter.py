@@ -17,6 +17,7 @@ import tiny_env
 from hsi_wandb import ConfigError
 from hsi_wandb.rl_games_mixin import WandbMixin, apply_to_runner, configure
 from hsi_wandb.tags import EPOCH, FRAME, TIME, map_tag
+from hsi_wandb.evaluation import load_checkpoint
 from conftest import working_in
 from offline_run import OfflineRun, offline_runs
 
@@ -108,7 +109,7 @@ def test_checkpoints_are_self_contained_model_artifacts(trained):
             assert local.startswith(os.path.realpath(exp_dir) + os.sep)
             digest = hashlib.md5(open(local, "rb").read()).digest()
             assert __import__("base64").b64encode(digest).decode() == entry["digest"]
-            state = torch.load(local, weights_only=False)
+            state = load_checkpoint(local)
             assert (state["epoch"], state["frame"]) == (meta["epoch"], meta["frame"])
     assert "final" in arts[-1]["aliases"] and all("final" not in a["aliases"] for a in arts[:-1])
 
@@ -320,7 +321,7 @@ class ReturningPlayer(players.PpoPlayerContinuous):
     def restore(self, fn):
         """rl_games' restore loading the whole pickle (plain rl_games checkpoints hold numpy scalars); the input
         normaliser is outside the model on rl-games 1.1.4, inside it on 1.6."""
-        checkpoint = torch.load(fn, weights_only=False)
+        checkpoint = load_checkpoint(fn)
         self.model.load_state_dict(checkpoint["model"])
         if "running_mean_std" in checkpoint:
             self.running_mean_std.load_state_dict(checkpoint["running_mean_std"])

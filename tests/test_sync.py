@@ -15,6 +15,7 @@ import sys
 import pytest
 
 from hsi_wandb import sync
+from hsi_wandb.evaluation import load_checkpoint
 from offline_run import OfflineRun, offline_runs
 from test_run_options import ROOT, TINY
 
@@ -198,9 +199,7 @@ def test_resume_from_a_copied_checkpoint_continues_the_run_in_a_new_folder_and_a
     after = {p: md5(p) for p in glob.glob(os.path.join(exp_dir, "**"), recursive=True) if os.path.isfile(p)}
     assert after == before
 
-    import torch
-
-    state = torch.load(copied, weights_only=False)
+    state = load_checkpoint(copied)
     proc = run_py(tmp, "--checkpoint", copied, "--resume", "1", "--max_iterations", "8")
     (new_dir,) = set(glob.glob(str(tmp / "out/*"))) - {exp_dir}
     record = json.load(open(os.path.join(exp_dir, "wandb_run.json")))

@@ -7,12 +7,12 @@ import os
 import shutil
 
 import pytest
-import torch
 
 import tokenhsi_like
 from conftest import working_in
 from hsi_wandb import log_eval
 from hsi_wandb.rl_games_mixin import apply_to_runner
+from hsi_wandb.evaluation import load_checkpoint
 from offline_run import OfflineRun, offline_runs
 from test_rl_games_adapter import assert_mirrored, tensorboard_scalars
 
@@ -103,7 +103,7 @@ def test_the_players_own_evaluation_reaches_an_eval_run_in_the_training_group(to
     (run,) = eval_runs(tokenhsi["exp_dir"])
     record = run.of_type("run")[0]
     assert record["run_group"] == train.of_type("run")[0]["run_group"]
-    state = torch.load(tokenhsi["checkpoint"], weights_only=False)
+    state = load_checkpoint(tokenhsi["checkpoint"])
     assert run.config["eval"]["checkpoint"] == tokenhsi["checkpoint"]
     assert run.config["eval"]["trained_run_id"] == train.run_id
     assert (run.config["eval"]["epoch"], run.config["eval"]["frame"]) == (2, state["frame"])
