@@ -17,8 +17,8 @@ import yaml
 
 from hsi_wandb import ConfigError, load_run_record, resolve_settings
 from hsi_wandb.builtin.inputs import (CONFIG_STEMS, DEFAULT_TASK, ENV_KEYS, PROJECT_ROOT, TRAIN_KEYS, UsageError,
-                                      check_batch, check_config, check_flags, check_motion_file, default_config_paths,
-                                      lookup, source_of)
+                                      check_batch, check_config, check_flags, check_motion_file, check_rl_games,
+                                      default_config_paths, lookup, source_of)
 from hsi_wandb.builtin.rollout_video import encoder_missing
 from hsi_wandb.config import parse_wandb_section
 from hsi_wandb.numbers import number_in_text
@@ -420,6 +420,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                             module=r"rl_games\.")  # rl-games 1.1.4's own call, nothing a user can change
     args = parse_args(argv)
     try:
+        check_rl_games()
         cfg_env, cfg_train, _ = load_configs(args)
         return evaluate(args, cfg_env, cfg_train) if args.test else train(args, cfg_env, cfg_train)
     except UsageError as exc:

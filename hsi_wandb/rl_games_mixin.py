@@ -117,7 +117,8 @@ class WandbMixin(Mixin):
         if section.progress:
             sinks.append(ProgressBar(getattr(self, "max_epochs", None), int(getattr(self, "epoch_num", 0))))
         self._wandb_sinks = RowFanout(sinks)
-        self._wandb_writer = WandbWriter(self.writer, self._wandb_sinks, self._wandb_resumed.get("wall_time") or 0.0)
+        self._wandb_writer = WandbWriter(self.writer, self._wandb_sinks, self._wandb_resumed.get("wall_time") or 0.0,
+                                         epoch_source=lambda: getattr(self, "epoch_num", 0))
         self._wandb_rewire(self.writer, self._wandb_writer)
         self.writer = self._wandb_writer
         if getattr(self, "model", None) is not None and getattr(self, "optimizer", None) is not None:
@@ -303,11 +304,13 @@ class WandbMixin(Mixin):
                     pending.extend(item for item in value if callable(getattr(item, "after_init", None)))
 
     def _wandb_experiment_dir(self) -> str:
-        """Where rl_games writes this experiment (its run record and offline W&B run go there too)."""
-        for attr in ("experiment_dir", "network_path"):
-            path = getattr(self, attr, None)
-            if path:
-                return str(path)
+        """Where rl_games writes this experiment (its run record and offline W&B run go there too): its experiment
+        folder, else the writer's own folder (rl-games 1.1.4's SAC writes to ``runs/<name>_<time>`` and has none)."""
+        writer = getattr(self, "writer", None)
+        for path in (getattr(self, "experiment_dir", None), getattr(self, "network_path", None),
+                     getattr(writer, "logdir", None), getattr(writer, "log_dir", None)):
+            if isinstance(path, str) and path:
+                return path
         return os.getcwd()
 
     def _wandb_row_frame(self) -> int:

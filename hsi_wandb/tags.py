@@ -11,7 +11,8 @@ _NUMBERED_FAMILY = re.compile(r"^(rewards|episode_lengths|shaped_rewards|scores)
 _TASK_REWARD = re.compile(r"^(?:rewards/|reward_)([^/]+)/(frame|step|iter|time)$")
 _OBSERVER_FAMILY = re.compile(r"^(successes/[^/]+)/(mean|iter|time)$")
 _DIMENSION_ZERO = re.compile(r"^(rewards|shaped_rewards)/mean$")
-_AXIS_FAMILY = re.compile(r"^([^/]+)/(frame|iter|time)$")
+_AXIS_FAMILY = re.compile(r"^(.+)/(frame|iter|time)$")
+_EPOCH_TAGS = re.compile(r"^Episode/")
 _AXIS_OF_SUFFIX = {"frame": FRAME, "step": FRAME, "mean": FRAME, "iter": EPOCH, "time": TIME}
 
 
@@ -28,7 +29,9 @@ def map_tag(tag: str) -> Mapped:
 
     TokenHSI's per-task ``reward_{task}/...`` and the built-in ``rewards/{task}/...`` both become ``rewards/{task}``;
     the ``successes/consecutive_successes/mean|iter|time`` of ASE's and TokenHSI's ``RLGPUAlgoObserver`` become
-    ``successes/consecutive_successes``.
+    ``successes/consecutive_successes``, and any ``<name>/frame|iter|time`` (IsaacGymEnvs' flattened
+    ``episode/rew_x/frame``) becomes ``<name>`` unless ``<name>`` starts with a namespace of the metric table.
+    ``Episode/<key>`` keeps its name; IsaacGymEnvs' and rl_games' Isaac observers write it against the epoch.
     """
     match = _NUMBERED_FAMILY.match(tag)
     if match:
@@ -39,9 +42,9 @@ def map_tag(tag: str) -> Mapped:
     if match:
         return Mapped("rewards/{}".format(match.group(1)), _AXIS_OF_SUFFIX[match.group(2)])
     match = _OBSERVER_FAMILY.match(tag) or _AXIS_FAMILY.match(tag)
-    if match and match.group(1) not in _NAMESPACES:
+    if match and match.group(1).split("/")[0] not in _NAMESPACES:
         return Mapped(match.group(1), _AXIS_OF_SUFFIX[match.group(2)])
-    return Mapped(tag, FRAME)
+    return Mapped(tag, EPOCH if _EPOCH_TAGS.match(tag) else FRAME)
 
 
 def also_logged_as(key: str) -> Tuple[str, ...]:

@@ -3,7 +3,7 @@ import math
 import time
 import warnings
 from collections import Counter
-from typing import Any, Dict, Optional
+from typing import Any, Callable, Dict, Optional
 
 from .tags import FRAME, also_logged_as, map_tag
 
@@ -34,12 +34,15 @@ class WandbWriter:
 
     Rows go to ``sink.log_row(row)``; each row carries ``frame`` (the step most of the epoch's scalars
     were written at), ``epoch`` and ``wall_time`` (seconds since the mirror started).
-    Call :meth:`begin_epoch` at each epoch start; without it a new row starts whenever the frame changes.
+    Call :meth:`begin_epoch` at each epoch start; without it a new row starts whenever the frame changes, and takes
+    its epoch from ``epoch_source`` when given (an agent that has no epoch hook, such as rl_games' SAC), else counts.
     """
 
-    def __init__(self, writer: Any, sink: Any, wall_time_offset: float = 0.0):
+    def __init__(self, writer: Any, sink: Any, wall_time_offset: float = 0.0,
+                 epoch_source: Optional[Callable[[], int]] = None):
         self._writer = writer
         self._sink = sink
+        self._epoch_source = epoch_source
         self._t0 = time.time() - wall_time_offset
         self._values: Dict[str, float] = {}
         self._frame_votes: Counter = Counter()
@@ -120,6 +123,8 @@ class WandbWriter:
             if not self._explicit and self._frame_votes and frame not in self._frame_votes:
                 self.flush_row()
             self._frame_votes[frame] += 1
+        if not self._values and not self._explicit and self._epoch_source is not None:
+            self._epoch = int(self._epoch_source())
         self._values[tag] = value
         if not math.isfinite(value) and not self._warned_non_finite:
             self._warned_non_finite = True

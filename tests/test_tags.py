@@ -41,6 +41,14 @@ DESIGN_TABLE = [
     ("info/time", "info/time", FRAME),
     ("performance/step_time", "performance/step_time", FRAME),
     ("my/custom/tag", "my/custom/tag", FRAME),
+    ("consecutive_successes/frame", "consecutive_successes", FRAME),
+    ("consecutive_successes/iter", "consecutive_successes", EPOCH),
+    ("episode/rew_reach/frame", "episode/rew_reach", FRAME),
+    ("episode/rew_reach/iter", "episode/rew_reach", EPOCH),
+    ("episode/rew_reach/time", "episode/rew_reach", TIME),
+    ("Episode/rew_reach", "Episode/rew_reach", EPOCH),
+    ("Episode/episode_lengths", "Episode/episode_lengths", EPOCH),
+    ("info/lr/iter", "info/lr/iter", FRAME),
 ]
 
 

@@ -75,11 +75,29 @@ class PointReachVecEnv:
         pass
 
 
+class PointReachDiscreteVecEnv(PointReachVecEnv):
+    """The same task with five discrete actions (stay, or push along one axis), for the a2c_discrete agent."""
+
+    PUSHES = torch.tensor([[0.0, 0.0], [1.0, 0.0], [-1.0, 0.0], [0.0, 1.0], [0.0, -1.0]])
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.action_space = gym.spaces.Discrete(len(self.PUSHES))
+
+    def step(self, actions):
+        return super().step(self.PUSHES[torch.as_tensor(actions, dtype=torch.long).flatten()])
+
+
+DISCRETE_ENV_NAME = ENV_NAME + "_discrete"
+
+
 def register():
-    """Register the env with rl_games (idempotent)."""
-    vecenv.register("HSI_WANDB_TEST", lambda config_name, num_actors, **kw: PointReachVecEnv(config_name, num_actors, **kw))
-    env_configurations.register(ENV_NAME, {"vecenv_type": "HSI_WANDB_TEST",
-                                           "env_creator": lambda **kw: PointReachVecEnv(**kw)})
+    """Register the continuous env as ``ENV_NAME`` and the discrete one as ``DISCRETE_ENV_NAME`` (idempotent)."""
+    for name, env_class in ((ENV_NAME, PointReachVecEnv), (DISCRETE_ENV_NAME, PointReachDiscreteVecEnv)):
+        vecenv_type = "HSI_WANDB_TEST_" + name.upper()
+        vecenv.register(vecenv_type, lambda config_name, num_actors, cls=env_class, **kw: cls(config_name, num_actors,
+                                                                                               **kw))
+        env_configurations.register(name, {"vecenv_type": vecenv_type, "env_creator": lambda cls=env_class, **kw: cls(**kw)})
 
 
 BASE_TRAIN_CFG = {

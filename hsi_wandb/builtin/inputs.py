@@ -111,6 +111,25 @@ def resolve_path(path: str) -> str:
     return os.path.join(PROJECT_ROOT, path)
 
 
+BUILTIN_RL_GAMES = "1.1.4"
+"""The rl-games release the built-in AMP agent and Runner wiring are written for (ASE's and TokenHSI's pin)."""
+
+
+def check_rl_games() -> None:
+    """The installed rl-games is the one the built-in runner is written for; otherwise say how to get it."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        found = version("rl-games")
+    except PackageNotFoundError:
+        found = "none"
+    if found != BUILTIN_RL_GAMES:
+        raise UsageError("the built-in runner needs rl-games {} (what ASE and TokenHSI pin), this environment has {}: "
+                         "install it in an environment of its own with pip install -e \".[builtin]\" (your own "
+                         "entry point, through apply_to_runner, works with rl-games 1.6 as it is)".format(
+                             BUILTIN_RL_GAMES, found))
+
+
 def check_flags(args: Any) -> None:
     """Each numeric flag given is in range, and ``--rl_device`` names a device this torch has."""
     for name, kind in FLAGS.items():
