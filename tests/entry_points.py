@@ -13,7 +13,6 @@ compiles by default, which takes minutes on a CPU, and in IsaacGymEnvs' stack to
 networkx 2.2 that urdfpy pins, which fails on numpy 1.24 (``np.int``), with or without hsi_wandb.
 """
 import os
-import textwrap
 from collections import deque
 
 import torch
@@ -101,14 +100,7 @@ defaults:
   - _self_
 """
 
-IGE_TRAIN = """\
-use_wandb: True
-wandb:
-  project: hsi-wandb-tests
-  mode: offline
-  tags: [ige, cartpole]
-params:
-  seed: ${...seed}
+POLICY = """\
   algo:
     name: a2c_continuous
   model:
@@ -136,28 +128,23 @@ params:
         name: None
   load_checkpoint: False
   load_path: ''
-  config:
-    name: ${resolve_default:TinyPoint,${....experiment}}
-    full_experiment_name: ${.name}
-    train_dir: ${....train_dir}
-    env_name: rlgpu
-    multi_gpu: ${....multi_gpu}
+"""
+"""The ``params`` both train YAMLs below share: the policy network, as their PPO configs have it."""
+
+PPO = """\
     ppo: True
     mixed_precision: False
     normalize_input: True
     normalize_value: True
     value_bootstrap: True
-    num_actors: 32
     reward_shaper:
       scale_value: 0.1
     normalize_advantage: True
     gamma: 0.99
     tau: 0.95
-    learning_rate: 3e-4
     lr_schedule: adaptive
     kl_threshold: 0.008
     score_to_win: 20000
-    max_epochs: ${resolve_default:100,${....max_iterations}}
     save_best_after: 2
     save_frequency: 2
     grad_norm: 1.0
@@ -169,11 +156,32 @@ params:
     mini_epochs: 2
     critic_coef: 4
     clip_value: True
-    seq_length: 4
     bounds_loss_coef: 0.0001
     print_stats: False
     torch_compile: False
 """
+"""The ``params.config`` keys both share: PPO on a small batch."""
+
+IGE_TRAIN = """\
+use_wandb: True
+wandb:
+  project: hsi-wandb-tests
+  mode: offline
+  tags: [ige, cartpole]
+params:
+  seed: ${...seed}
+""" + POLICY + """\
+  config:
+    name: ${resolve_default:TinyPoint,${....experiment}}
+    full_experiment_name: ${.name}
+    train_dir: ${....train_dir}
+    env_name: rlgpu
+    multi_gpu: ${....multi_gpu}
+    num_actors: 32
+    learning_rate: 3e-4
+    max_epochs: ${resolve_default:100,${....max_iterations}}
+    seq_length: 4
+""" + PPO
 
 
 def ige_config(config_dir, train_dir, overrides=()):
@@ -319,84 +327,31 @@ def launch_rlg_hydra(cfg, source="cfg/train/TinyPointPPO.yaml"):
 
 # Isaac Lab ----------------------------------------------------------------------------------------------------------
 
-ISAACLAB_AGENT = textwrap.dedent("""\
-    use_wandb: True
-    wandb:
-      project: hsi-wandb-tests
-      mode: offline
-      videos: videos/train
-    params:
-      seed: 42
-      env:
-        clip_observations: 5.0
-        clip_actions: 1.0
-      algo:
-        name: a2c_continuous
-      model:
-        name: continuous_a2c_logstd
-      network:
-        name: actor_critic
-        separate: False
-        space:
-          continuous:
-            mu_activation: None
-            sigma_activation: None
-            mu_init:
-              name: default
-            sigma_init:
-              name: const_initializer
-              val: 0
-            fixed_sigma: True
-        mlp:
-          units: [32, 32]
-          activation: elu
-          d2rl: False
-          initializer:
-            name: default
-          regularizer:
-            name: None
-      load_checkpoint: False
-      load_path: ''
-      config:
-        name: tiny_point
-        env_name: rlgpu
-        device: cpu
-        device_name: cpu
-        multi_gpu: False
-        ppo: True
-        mixed_precision: False
-        normalize_input: True
-        normalize_value: True
-        value_bootstrap: True
-        num_actors: -1
-        reward_shaper:
-          scale_value: 0.1
-        normalize_advantage: True
-        gamma: 0.99
-        tau: 0.95
-        learning_rate: 5e-4
-        lr_schedule: adaptive
-        schedule_type: legacy
-        kl_threshold: 0.008
-        score_to_win: 20000
-        max_epochs: 100
-        save_best_after: 2
-        save_frequency: 2
-        grad_norm: 1.0
-        entropy_coef: 0.0
-        truncate_grads: True
-        e_clip: 0.2
-        horizon_length: 16
-        minibatch_size: 256
-        mini_epochs: 2
-        critic_coef: 4
-        clip_value: True
-        clip_actions: False
-        seq_len: 4
-        bounds_loss_coef: 0.0001
-        print_stats: False
-        torch_compile: False
-    """)
+ISAACLAB_AGENT = """\
+use_wandb: True
+wandb:
+  project: hsi-wandb-tests
+  mode: offline
+  videos: videos/train
+params:
+  seed: 42
+  env:
+    clip_observations: 5.0
+    clip_actions: 1.0
+""" + POLICY + """\
+  config:
+    name: tiny_point
+    env_name: rlgpu
+    device: cpu
+    device_name: cpu
+    multi_gpu: False
+    num_actors: -1
+    learning_rate: 5e-4
+    schedule_type: legacy
+    max_epochs: 100
+    clip_actions: False
+    seq_len: 4
+""" + PPO
 
 
 def isaaclab_train(agent_yaml, max_iterations=5, num_envs=32, checkpoint=None, write_video=None):

@@ -42,6 +42,26 @@ def test_valid_section_is_typed():
     assert (s.mode, s.wandb.project, s.wandb.tags, s.wandb.init_timeout) == ("offline", "tokenHSI", ["a"], 5)
 
 
+def test_sequences_and_mappings_of_any_kind_are_accepted_where_lists_and_dicts_are():
+    """A config system's own containers (tuples, read-only mappings, OmegaConf's ListConfig and DictConfig) pass as
+    lists and dicts, and are logged as plain ones."""
+    from types import MappingProxyType
+
+    from hsi_wandb.rl_games_mixin import make_options
+
+    section = MappingProxyType({"tags": ("ige", "cartpole"), "init_kwargs": MappingProxyType(
+        {"settings": MappingProxyType({"console": "off"})})})
+    s = settings({"use_wandb": True, "wandb": section})
+    assert s.wandb.tags == ["ige", "cartpole"] and s.wandb.init_kwargs == {"settings": {"console": "off"}}
+    omegaconf = pytest.importorskip("omegaconf")
+    cfg = omegaconf.OmegaConf.create({"use_wandb": True, "wandb": {"tags": ["ige", "cartpole"], "mode": "offline"},
+                                      "params": {"config": {"lr": "5e-4", "units": [32, 32]}}})
+    options = make_options(cfg, "cfg/train/x.yaml")
+    assert options.settings.wandb.tags == ["ige", "cartpole"]
+    assert options.config["params"] == {"config": {"lr": 5e-4, "units": [32, 32]}}
+    assert type(options.config["params"]["config"]["units"]) is list
+
+
 @pytest.mark.parametrize("use,file_mode,env_mode,expected", [
     (True, "online", None, "online"),
     (True, "online", "offline", "offline"),

@@ -159,17 +159,28 @@ def test_isaacgymenvs_own_wandb_run_is_reused_as_they_configured_it(tmp_path):
     assert run.artifacts and os.listdir(os.path.join(exp_dir, "nn"))
 
 
+def write_clip(path):
+    """A short .mp4, as gymnasium's ``RecordVideo`` leaves in Isaac Lab's ``videos/train`` with ``--video``."""
+    import imageio.v2 as imageio
+
+    frames = [np.full((32, 32, 3), 8 * i, dtype=np.uint8) for i in range(8)]
+    imageio.mimwrite(path, frames, fps=10, macro_block_size=1)
+
+
 @needs_rl_games_16
-def test_isaaclab_rl_games_train_py(tmp_path):
+def test_isaaclab_rl_games_train_py_with_its_videos(tmp_path):
     agent_yaml = tmp_path / "rl_games_ppo_cfg.yaml"
     agent_yaml.write_text(entry_points.ISAACLAB_AGENT)
-    exp_dir = entry_points.isaaclab_train(str(agent_yaml))
+    exp_dir = entry_points.isaaclab_train(str(agent_yaml), write_video=write_clip)
     assert exp_dir.startswith(str(tmp_path / "logs" / "rl_games" / "tiny_point"))
     run, tb = read_back(exp_dir)
     assert run.exit_code == 0
     assert {"Episode/rew_reach", "consecutive_successes/frame"} <= set(tb), "rl_games' IsaacAlgoObserver wrote"
     assert_mirrored(tb, run.history)
     assert_checkpoints_logged(run, os.path.join(exp_dir, "nn"))
+    clips = sorted(os.listdir(os.path.join(exp_dir, "videos", "train")))
+    logged = [row for row in run.history if "videos/train.path" in row]
+    assert clips and len(logged) == len(clips), (clips, logged)
 
 
 @pytest.mark.skipif(RL_GAMES == "1.1.4", reason="the built-in runner is written for this rl-games")

@@ -86,7 +86,8 @@ def test_norms_every_epoch_and_opt_in_histograms_reach_the_run(tmp_path):
     scalar_rows = [r for r in rows if "losses/a_loss" in r]
     assert all(r["info/grad_norm"] > 0 and r["info/param_norm"] > 0 for r in scalar_rows)
     histogram_rows = [r for r in rows if any(k.startswith("parameters/") for k in r)]
-    assert [r["epoch"] for r in histogram_rows] == [2, 4]
+    epochs = [r["epoch"] for r in scalar_rows]
+    assert [r["epoch"] for r in histogram_rows] == [e for e in epochs if e % 2 == 0] and len(histogram_rows) >= 1
     for histogram_row in histogram_rows:
         position = rows.index(histogram_row)
         own_epoch = rows[position - 1]
