@@ -163,6 +163,23 @@ def _check_init_kwargs(source: str, kwargs: Mapping[str, Any]) -> None:
         if key not in accepted:
             raise ConfigError(source, "wandb.init_kwargs.{}".format(key), "is not an argument of wandb.init; "
                               "allowed: {}".format(", ".join(sorted(accepted))))
+    _check_run_settings(source, wandb, kwargs.get("settings") or {})
+
+
+def _check_run_settings(source: str, wandb: Any, settings: Mapping[str, Any]) -> None:
+    """``wandb.init_kwargs.settings`` as ``wandb.Settings`` takes it: an unknown or mistyped field stops here, before
+    training, not at ``wandb.init`` once training runs."""
+    try:
+        wandb.Settings(**settings)
+    except Exception as exc:
+        errors = getattr(exc, "errors", None)
+        first = errors()[0] if callable(errors) and errors() else {}
+        field = ".".join(str(part) for part in first.get("loc", ())) or "?"
+        if first.get("type") == "extra_forbidden":
+            problem = "is not a wandb.Settings field"
+        else:
+            problem = "is {!r}: {}".format(first.get("input"), first.get("msg") or exc)
+        raise ConfigError(source, "wandb.init_kwargs.settings.{}".format(field), problem)
 
 
 def parse_use_wandb(value: Any, source: str) -> Union[bool, str]:

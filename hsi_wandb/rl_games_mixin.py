@@ -75,7 +75,8 @@ class WandbMixin(Mixin):
         """Train with the W&B run open; it is finished however training ends.
 
         Ctrl-C or SIGTERM (cluster preemption) first saves an interrupt checkpoint, logged with reason
-        ``interrupt``; the run is then finished and the interruption propagates (SIGTERM as exit code 143).
+        ``interrupt``; the run is then finished and the interruption propagates: on SIGTERM the handler installed
+        before ours runs, then the process exits with 143.
         """
         self._wandb_start()
         with sigterm_as_interrupt():
@@ -87,7 +88,7 @@ class WandbMixin(Mixin):
                 if saved:
                     say("interrupted; continue training with --checkpoint {} --resume 1".format(saved))
                 if isinstance(exc, Terminated):
-                    raise SystemExit(Terminated.exit_code) from exc
+                    exc.hand_on()
                 raise
         self._wandb_end(0, final=True)
         return result

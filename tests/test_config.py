@@ -193,6 +193,9 @@ def test_a_row_never_waits_for_wandb_and_finish_sends_every_row_in_order(tmp_pat
     ({"resume": "must"}, "wandb.init_kwargs.resume", "is set by .*; not allowed here: project, entity"),
     ({"no_such_argument": 1}, "wandb.init_kwargs.no_such_argument", "is not an argument of wandb.init; allowed:"),
     ({"settings": "fast"}, "wandb.init_kwargs.settings", "must be a mapping"),
+    ({"settings": {"consol": "off"}}, "wandb.init_kwargs.settings.consol", "is not a wandb.Settings field"),
+    ({"settings": {"console": 5}}, "wandb.init_kwargs.settings.console", "is 5: Input should be 'auto'"),
+    ({"settings": {"init_timeout": "soon"}}, "wandb.init_kwargs.settings.init_timeout", "is 'soon': Input should be"),
 ])
 def test_init_kwargs_refuse_owned_and_unknown_keys(init_kwargs, key, words):
     with pytest.raises(ConfigError, match="^train.yaml: `{}` {}".format(key.replace(".", r"\."), words)):

@@ -95,6 +95,7 @@ def sac_run(tmp_path_factory):
         yield tmp, cfg
 
 
+@pytest.mark.slow
 def test_sac_mirrors_every_scalar_and_logs_its_best_reward_saves(sac_run):
     """rl-games 1.1.4's SAC writes to ``runs/<name>_<time>`` and saves to ``./nn``; 1.6.5's to its experiment folder."""
     tmp, cfg = sac_run
@@ -132,6 +133,7 @@ def test_isaacgymenvs_train_py_with_hydra_configs_and_its_observers(tmp_path):
     assert_checkpoints_logged(run, os.path.join(exp_dir, "nn"))
 
 
+@pytest.mark.slow
 @needs_rl_games_16
 def test_isaacgymenvs_own_wandb_run_is_reused_as_they_configured_it(tmp_path):
     """``wandb_activate=True``: IGE's observer starts its own run (sync_tensorboard) before the agent exists; we log
@@ -167,6 +169,7 @@ def write_clip(path):
     imageio.mimwrite(path, frames, fps=10, macro_block_size=1)
 
 
+@pytest.mark.slow
 @needs_rl_games_16
 def test_isaaclab_rl_games_train_py_with_its_videos(tmp_path):
     agent_yaml = tmp_path / "rl_games_ppo_cfg.yaml"

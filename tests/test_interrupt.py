@@ -50,3 +50,52 @@ def test_interrupt_saves_logs_and_closes_then_resume_continues(tmp_path, sig, co
     segments = [OfflineRun(d) for d in offline_runs(exp_dir)]
     assert len(segments) == 2 and segments[1].run_id == first.run_id and segments[1].exit_code == 0
     assert segments[1].history[0]["epoch"] == meta["epoch"] + 1
+
+
+PREVIOUS_HANDLER_SCRIPT = """
+import json, os, signal, sys
+sys.path[:0] = {paths!r}
+import tiny_env
+from rl_games.torch_runner import Runner
+from hsi_wandb.rl_games_mixin import apply_to_runner
+
+exp_dir = os.path.join({runs!r}, "point")
+
+
+def requeue(signum, frame):
+    # What a SLURM requeue script or submitit installs: it must still run, after the checkpoint and the finish.
+    with open({marker!r}, "w") as f:
+        json.dump({{"signum": signum, "checkpoint": os.path.exists(os.path.join(exp_dir, "nn", "point_interrupt.pth")),
+                   "record": json.load(open(os.path.join(exp_dir, "wandb_run.json")))}}, f)
+
+
+signal.signal(signal.SIGTERM, requeue)
+tiny_env.register()
+cfg = tiny_env.train_config({runs!r}, max_epochs=100000)
+runner = Runner()
+apply_to_runner(runner, cfg, source="tiny.yaml")
+runner.load(cfg)
+runner.run({{"train": True, "play": False, "checkpoint": None}})
+"""
+
+
+@pytest.mark.slow
+def test_sigterm_runs_the_handler_installed_before_after_the_checkpoint_and_finish(tmp_path):
+    runs, marker = tmp_path / "runs", tmp_path / "requeued.json"
+    tests = os.path.dirname(os.path.abspath(__file__))
+    script = PREVIOUS_HANDLER_SCRIPT.format(paths=[tests, os.path.dirname(tests)], runs=str(runs), marker=str(marker))
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True)
+    backup = runs / "point" / "metrics.jsonl"
+    deadline = time.time() + 120
+    while time.time() < deadline and not (backup.exists() and len(backup.read_text().splitlines()) >= 2):
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143, err[-2000:]
+    handed_on = json.loads(marker.read_text())
+    assert handed_on["signum"] == signal.SIGTERM and handed_on["checkpoint"]
+    (run_dir,) = offline_runs(runs)
+    assert handed_on["record"]["run_id"] == OfflineRun(run_dir).run_id
+    assert handed_on["record"]["last_frame"] is not None, "the record as finishing the run leaves it"
+    assert OfflineRun(run_dir).exit_code == 143
