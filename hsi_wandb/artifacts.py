@@ -95,19 +95,29 @@ class CheckpointLogger:
         self._thread: Optional[threading.Thread] = None
 
     def add(self, path: str, metadata: Dict[str, Any]) -> None:
-        """Record a checkpoint rl_games has just written; ``metadata`` holds epoch, frame, reason, and ``rolling``
-        for a file name the trainer rewrites at later saves."""
-        if self._enabled and os.path.isfile(path):
-            self._guarded("snapshot {}".format(path), self._add, path, metadata)
+        """Record a checkpoint rl_games has just written; ``metadata`` holds epoch, frame, reason (one of
+        ``REASONS``; default ``save``), and ``rolling`` for a file name the trainer rewrites at later saves."""
+        if not (self._enabled and os.path.isfile(path)):
+            return
+        problem = _metadata_problem(metadata)
+        if problem:
+            warnings.warn("hsi_wandb: checkpoint {} is not logged to W&B: its metadata {}; the file itself is "
+                          "saved".format(path, problem), RuntimeWarning)
+            return
+        self._guarded("snapshot {}".format(path), self._add, path, metadata)
 
     def _guarded(self, what: str, fn: Any, *args: Any) -> None:
-        """Checkpoint logging must never stop training: on an error, say so once and log no more checkpoints."""
+        """Checkpoint logging must never stop training: a disk that fails (OSError) ends it, with one warning; any
+        other error costs that checkpoint only."""
         try:
             fn(*args)
         except OSError as exc:
             self._enabled = False
             warnings.warn("hsi_wandb: could not {} ({}); the checkpoint itself is saved, no more checkpoints are "
                           "logged to W&B".format(what, exc), RuntimeWarning)
+        except Exception as exc:
+            warnings.warn("hsi_wandb: could not {} ({}: {}); the checkpoint itself is saved, the others are still "
+                          "logged".format(what, type(exc).__name__, exc), RuntimeWarning)
 
     def _add(self, path: str, metadata: Dict[str, Any]) -> None:
         metadata = dict(metadata)
@@ -125,7 +135,8 @@ class CheckpointLogger:
     def close(self, final: bool) -> None:
         """Log the held save point (``final`` when training ended normally) and wait for pending logging."""
         if self._held is not None:
-            self._submit(self._held, final=final and self._enabled, release=False)
+            self._guarded("log checkpoint {}".format(self._held.files[-1]), self._submit, self._held,
+                          final and self._enabled, False)
             self._held = None
         if self._thread is not None:
             self._queue.put(_STOP)
@@ -166,6 +177,19 @@ class CheckpointLogger:
             self._run.log_checkpoint(self._name, path, metadata, aliases, reference=reference)
             if release:
                 _release_page_cache(path)
+
+
+def _metadata_problem(metadata: Any) -> Optional[str]:
+    """What is wrong with a checkpoint's metadata (a mapping with whole-number ``epoch`` and ``frame``, a known
+    ``reason``), or None."""
+    if not isinstance(metadata, dict):
+        return "is {!r}, not a mapping".format(type(metadata).__name__)
+    for key in ("epoch", "frame"):
+        if not isinstance(metadata.get(key), int) or isinstance(metadata.get(key), bool):
+            return "lacks a whole-number {!r} (got {!r})".format(key, metadata.get(key))
+    if metadata.get("reason", "save") not in REASONS:
+        return "has reason {!r}; allowed: {}".format(metadata["reason"], ", ".join(REASONS))
+    return None
 
 
 def _release_page_cache(path: str) -> None:

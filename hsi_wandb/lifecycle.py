@@ -21,6 +21,11 @@ _DATA_DIR = "WANDB_DATA_DIR"
 PROBE_TIMEOUT = 3.0
 OUTBOX_ROWS = 1000
 SEND_STALL_TIMEOUT = 60.0
+FINISH_TIMEOUT = 60.0
+"""Seconds :meth:`WandbRun.finish` waits for W&B to take the rows still queued before it gives them up."""
+_SERVICE_GONE = (ConnectionError, TimeoutError)
+"""What a W&B call raises when W&B itself is unusable (its service died, or it takes nothing): later calls are
+skipped. Any other failure costs only the item that failed."""
 
 
 def say(message: str) -> None:
@@ -120,7 +125,9 @@ def _relative_if_inside(path: str) -> str:
 
 
 class WandbRun:
-    """A live W&B run; a failing W&B call is reported once and then W&B is left alone, training goes on.
+    """A live W&B run. A W&B call that fails costs only its item (a row, a histogram, a table, a video, a
+    checkpoint), with one warning per kind of call; when W&B itself is gone (its service died, or it takes no row
+    for ``SEND_STALL_TIMEOUT`` s) one warning says so and nothing more is sent. Training always goes on.
 
     Rows (and histograms, tables) are handed to W&B by a sender thread, in order: ``run.log`` waits for
     W&B's client thread to take each record, and that wait (and a W&B service that stops reading) must not
@@ -139,6 +146,7 @@ class WandbRun:
         self._run = run
         self._owned = owned
         self._failed = False
+        self._warned: set = set()
         self.mode = "offline" if run.offline else "online"
         self.run_id: Optional[str] = run.id
         self.sync_dir: Optional[str] = run.settings.sync_dir
@@ -167,26 +175,46 @@ class WandbRun:
         if getattr(self._wandb, "run", None) is self._run:
             self._wandb.run = None
 
+    def _restore_data_dir(self) -> None:
+        """Give WANDB_DATA_DIR back the value it had before this run."""
+        if self._data_dir_before is not None:
+            if self._data_dir_before:
+                os.environ[_DATA_DIR] = self._data_dir_before
+            else:
+                os.environ.pop(_DATA_DIR, None)
+            self._data_dir_before = None
+
     def _stage_inside_run_folder(self) -> None:
         """W&B stages files it copies (tables, media artifacts) under WANDB_DATA_DIR; keep them in the run folder."""
         self._data_dir_before = os.environ.get(_DATA_DIR, "")
         os.environ[_DATA_DIR] = os.path.join(self.sync_dir, "data")
 
     def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        """Call ``fn`` unless W&B failed before; the first failure is reported, later ones are not."""
+        """Call ``fn`` unless W&B is gone; a failure is reported (see :meth:`_attempt`) and returns None."""
         return self._attempt(what, fn, *args, **kwargs) if not self._failed else None
 
     def _attempt(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        """Call ``fn``. A failure of W&B itself (``_SERVICE_GONE``) stops every later call, with one warning; any
+        other costs this item only, with one warning per ``what``."""
         try:
             return fn(*args, **kwargs)
         except Exception as exc:
-            if self._failed:
-                return None
+            self._report(what, exc, gone=isinstance(exc, _SERVICE_GONE))
+            return None
+
+    def _report(self, what: str, exc: BaseException, gone: bool) -> None:
+        if self._failed:
+            return
+        if gone:
             self._failed = True
             warnings.warn("hsi_wandb: W&B failed to {} ({}: {}); training continues, TensorBoard and "
                           "checkpoints are unaffected, nothing more is sent to W&B".format(
                               what, type(exc).__name__, exc), RuntimeWarning)
-            return None
+        elif what not in self._warned:
+            self._warned.add(what)
+            warnings.warn("hsi_wandb: W&B failed to {} ({}: {}); that item is not on W&B (later failures of it are "
+                          "not reported), the rest of the run goes on".format(what, type(exc).__name__, exc),
+                          RuntimeWarning)
 
     def log_row(self, row: Mapping[str, Any]) -> None:
         """Log one row (one epoch); its ``frame`` is the x-axis."""
@@ -226,12 +254,22 @@ class WandbRun:
             else:
                 self._call(what, self._run.log, data, step=step)
 
-    def _flush(self) -> None:
-        """Wait until every queued row has been handed to W&B."""
-        if self._sender is not None:
-            self._outbox.put(None)
-            self._sender.join()
-            self._sender = None
+    def _flush(self) -> bool:
+        """Wait until every queued row has been handed to W&B, at most ``FINISH_TIMEOUT`` s; False when W&B did not
+        take them (it is then given up: a stuck call would hold the process forever)."""
+        if self._sender is None:
+            return True
+        try:
+            self._outbox.put(None, timeout=FINISH_TIMEOUT)
+        except queue.Full:
+            pass
+        self._sender.join(FINISH_TIMEOUT)
+        if self._sender.is_alive():
+            self._report("take the last rows", TimeoutError("W&B took no row for {:g} s at the end; they are in "
+                                                             "metrics.jsonl".format(FINISH_TIMEOUT)), gone=True)
+            return False
+        self._sender = None
+        return True
 
     def log_checkpoint(self, name: str, path: str, metadata: Mapping[str, Any], aliases: List[str],
                        reference: bool = False) -> None:
@@ -265,9 +303,15 @@ class WandbRun:
         self._run.save(copy, base_path=self._run.dir, policy="now")
 
     def log_histograms(self, frame: int, epoch: int, arrays: Mapping[str, Any]) -> None:
-        """Log numpy arrays as W&B histograms in a row of their own at ``frame``."""
-        self._call("log histograms", lambda: self._log("log histograms", dict(
-            {key: self._wandb.Histogram(value) for key, value in arrays.items()}, frame=frame, epoch=epoch)))
+        """Log numpy arrays as W&B histograms in a row of their own at ``frame``; an array W&B cannot bin (a NaN
+        in a diverging parameter) is left out of it, the others go."""
+        histograms = {}
+        for key, value in arrays.items():
+            histogram = self._call("make the histogram of {}".format(key), self._wandb.Histogram, value)
+            if histogram is not None:
+                histograms[key] = histogram
+        if histograms:
+            self._log("log histograms", dict(histograms, frame=frame, epoch=epoch))
 
     def log_video(self, key: str, path: str, frame: int, epoch: int) -> None:
         """Log a video file in a row of its own at ``frame``; W&B copies it into the run (offline: the run folder).
@@ -287,14 +331,11 @@ class WandbRun:
         return dict(self._identity)
 
     def use_artifact(self, name: str) -> bool:
-        """Record that this run consumed artifact ``name`` (lineage); False where W&B cannot (offline, not synced)."""
+        """Record that this run consumed artifact ``name`` (lineage); False where W&B cannot (offline: the artifact
+        is not on the server yet) or the call failed (one warning)."""
         if self.mode != "online" or self._failed:
             return False
-        try:
-            self._run.use_artifact(name)
-            return True
-        except Exception:
-            return False
+        return self._call("record the use of {}".format(name), self._run.use_artifact, name) is not None
 
     def describe(self) -> Dict[str, Any]:
         """Identity and progress of the run, stored beside the experiment so evaluation and resume find it."""
@@ -302,9 +343,14 @@ class WandbRun:
                     last_frame=self.last_frame)
 
     def finish(self, exit_code: int = 0) -> None:
-        """Send the queued rows; finish the run if hsi_wandb started it, and print how to sync an offline run."""
-        self._flush()
+        """Send the queued rows (bounded by ``FINISH_TIMEOUT``); finish the run if hsi_wandb started it, and print
+        how to sync an offline run."""
+        flushed = self._flush()
         if not self._owned:
+            return
+        if not flushed:
+            self._forget_dead_run()
+            self._restore_data_dir()
             return
         if self._next_step is None:
             step = self._call("read the step", lambda: self._run.step)
@@ -314,11 +360,7 @@ class WandbRun:
         if self._failed:
             self._attempt("tear down", self._wandb.teardown)
             self._forget_dead_run()
-        if self._data_dir_before is not None:
-            if self._data_dir_before:
-                os.environ[_DATA_DIR] = self._data_dir_before
-            else:
-                os.environ.pop(_DATA_DIR, None)
+        self._restore_data_dir()
         if self.mode == "offline":
             experiment_dir = os.path.dirname(os.path.dirname(self.sync_dir))
             say("offline run saved; to upload it with its checkpoints, from any directory: python -m hsi_wandb sync "

@@ -89,3 +89,27 @@ def test_checkpoint_logger_keeps_each_save_when_the_file_is_rewritten_in_place(t
     for key, digest in saved.items():
         assert logged[key] == (digest, digest), key
     assert md5(path) == saved[("agent.pth", 6)], "the agent's own file keeps the last save"
+
+
+def test_a_direct_caller_s_bad_metadata_costs_that_checkpoint_only(tmp_path, recwarn):
+    """``CheckpointLogger`` is the core's for any trainer: a bad reason or a missing epoch is one warning naming the
+    file and the key, never an exception into the trainer's save; the good checkpoints around it are logged."""
+    run = start_run(resolve_settings(WANDB_CFG, "test.yaml"), str(tmp_path / "exp"), {})
+    checkpoints = CheckpointLogger(run, "files")
+    os.makedirs(tmp_path / "exp" / "nn")
+    bad = [{"epoch": 2, "frame": 200, "reason": "bogus"}, {"frame": 300}, {"epoch": "4", "frame": 400}]
+    for epoch, metadata in enumerate([{"epoch": 1, "frame": 100}] + bad + [{"epoch": 5, "frame": 500}], 1):
+        path = str(tmp_path / "exp" / "nn" / "agent_{}.pth".format(epoch))
+        with open(path, "wb") as f:
+            f.write(bytes([epoch]) * 1024)
+        checkpoints.add(path, metadata)
+    checkpoints.close(final=True)
+    run.finish(0)
+    warned = [str(w.message) for w in recwarn if str(w.message).startswith("hsi_wandb:")]
+    assert [w.split(": its metadata ")[1].split(";")[0] for w in warned] == [
+        "has reason 'bogus'; allowed: interrupt, final, best, save_frequency, save".split(";")[0],
+        "lacks a whole-number 'epoch' (got None)", "lacks a whole-number 'epoch' (got '4')"]
+    assert all("agent_{}.pth is not logged".format(n) in w for n, w in zip((2, 3, 4), warned))
+    logged = OfflineRun(run.sync_dir).artifacts
+    assert [json.loads(a["metadata"])["epoch"] for a in logged] == [1, 5]
+    assert "final" in logged[-1]["aliases"]

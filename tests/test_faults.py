@@ -30,10 +30,12 @@ from test_rl_games_adapter import assert_mirrored, tensorboard_scalars, train
 TESTS = os.path.dirname(os.path.abspath(__file__))
 
 
-def train_agent(tmp_path, agent_cls, **overrides):
-    """Train ``agent_cls`` (an A2CAgent subclass) on the tiny env with the mirror; return the experiment dir."""
+def train_agent(tmp_path, agent_cls, wandb_section=None, **overrides):
+    """Train ``agent_cls`` (an A2CAgent subclass) on the tiny env with the mirror (``wandb_section``: more ``wandb:``
+    keys); return the experiment dir."""
     tiny_env.register()
     cfg = tiny_env.train_config(tmp_path / "runs", **overrides)
+    cfg["wandb"].update(wandb_section or {})
     runner = Runner()
     runner.algo_factory.register_builder("a2c_continuous", lambda **kw: agent_cls(**kw))
     apply_to_runner(runner, cfg, source="tiny.yaml")
@@ -400,3 +402,74 @@ def test_non_finite_losses_are_mirrored_faithfully_and_warned_once(tmp_path, rec
     assert [r["losses/disc_loss"] for r in jsonl_rows(exp_dir)][2:4] == [math.inf, -math.inf]
     non_finite = [m for m in hsi_warnings(recwarn) if "non-finite" in m]
     assert len(non_finite) == 1 and "'losses/disc_loss' is nan" in non_finite[0]
+
+
+class DivergesAtEpoch3(a2c_continuous.A2CAgent):
+    """At epoch 3 one parameter of the model becomes NaN, as in a diverging run (it takes no part in the loss)."""
+
+    def update_epoch(self):
+        epoch = super().update_epoch()
+        if epoch == 3:
+            self.model.register_parameter("diverged", torch.nn.Parameter(torch.tensor([float("nan"), 1.0])))
+        return epoch
+
+
+def test_a_nan_parameter_costs_its_own_histogram_only(tmp_path, recwarn):
+    exp_dir = train_agent(tmp_path, DivergesAtEpoch3, {"histograms": "parameters", "histogram_freq": 1}, max_epochs=5)
+    (run_dir,) = offline_runs(exp_dir)
+    rows = OfflineRun(run_dir).history
+    assert [r["epoch"] for r in rows if "losses/a_loss" in r] == list(range(1, 7)), "every epoch's row"
+    histograms = [r for r in rows if any(k.startswith("parameters/") for k in r)]
+    assert [r["epoch"] for r in histograms] == list(range(1, 7)), "every histogram row, the diverged one included"
+    assert not any(k.startswith("parameters/diverged") for r in histograms for k in r)
+    assert all(any(k.startswith("parameters/a2c_network") for k in r) for r in histograms)
+    (warned,) = hsi_warnings(recwarn)
+    assert "W&B failed to make the histogram of parameters/diverged (ValueError" in warned
+    assert "that item is not on W&B" in warned
+    assert "final" in OfflineRun(run_dir).artifacts[-1]["aliases"] and OfflineRun(run_dir).exit_code == 0
+
+
+HUNG_LOG_SCRIPT = """
+import json, sys, threading, time, warnings
+sys.path[:0] = {paths!r}
+from hsi_wandb import lifecycle, resolve_settings, start_run
+
+lifecycle.FINISH_TIMEOUT = 1.0
+offline = resolve_settings({{"use_wandb": True, "wandb": {{"mode": "offline"}}}}, "faults.yaml")
+run = start_run(offline, {exp!r}, {{}})
+user_run = run._run
+log = type(user_run).log
+
+
+def log_that_never_returns_at_epoch_3(self, data, *args, **kwargs):
+    if data.get("epoch") == 3:
+        threading.Event().wait()
+    return log(self, data, *args, **kwargs)
+
+
+type(user_run).log = log_that_never_returns_at_epoch_3
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    for epoch in range(1, 6):
+        run.log_row({{"frame": 10 * epoch, "epoch": epoch}})
+    started = time.monotonic()
+    run.finish(0)
+print(json.dumps({{"finish_seconds": time.monotonic() - started, "sync_dir": run.sync_dir,
+                  "warnings": [str(w.message) for w in caught if str(w.message).startswith("hsi_wandb:")]}}))
+"""
+
+
+@pytest.mark.slow
+def test_a_wandb_call_that_never_returns_cannot_hold_finish_or_the_process(tmp_path, monkeypatch):
+    """``run.log`` blocks forever at one row (on W&B's public Run class): finish gives the rows up after
+    FINISH_TIMEOUT with one warning, and the process exits with its own code."""
+    started = time.monotonic()
+    proc = run_child(HUNG_LOG_SCRIPT, monkeypatch, exp=str(tmp_path / "exp"))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert time.monotonic() - started < 60
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert 1.0 <= result["finish_seconds"] < 5
+    (warned,) = result["warnings"]
+    assert "W&B failed to take the last rows (TimeoutError: W&B took no row for 1 s at the end" in warned
+    history = OfflineRun(result["sync_dir"]).history
+    assert [r["epoch"] for r in history] == [1, 2], "the rows W&B took before it hung"
