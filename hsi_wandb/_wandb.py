@@ -1,5 +1,6 @@
 """The one place that imports ``wandb``: lazily, and with a single warning when it is missing."""
 import importlib
+import sys
 import warnings
 from typing import Any, Iterator, Optional
 
@@ -21,6 +22,12 @@ def load_wandb() -> Optional[Any]:
                 stacklevel=2,
             )
         return None
+
+
+def live_run() -> Optional[Any]:
+    """The W&B run live in this process (``wandb.run``); None without importing wandb when nothing imported it."""
+    wandb = sys.modules.get("wandb")
+    return getattr(wandb, "run", None) if wandb is not None else None
 
 
 def scan_records(path: str) -> Optional[Iterator[Any]]:

@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional
 
+from ._wandb import live_run
 from .config import WandbSettings, resolve_settings
 from .lifecycle import NullRun, load_run_record, start_run
 from .ranks import is_global_rank_zero
@@ -152,6 +153,12 @@ def run_folder(origin: Optional[CheckpointOrigin]) -> str:
     return os.path.dirname(folder) if os.path.basename(folder) == "nn" else folder
 
 
+def _live_training_group() -> Optional[str]:
+    """The group of the W&B run training in this process, if any: an evaluation of no checkpoint joins it."""
+    live = live_run()
+    return (getattr(live, "group", None) or getattr(live, "name", None)) if live is not None else None
+
+
 def log_results(settings: WandbSettings, config: Mapping[str, Any], results: Any,
                 checkpoint: Optional[str] = None, task: Optional[str] = None,
                 videos_since: Optional[float] = None) -> Optional[str]:
@@ -172,7 +179,7 @@ def log_results(settings: WandbSettings, config: Mapping[str, Any], results: Any
     stem = os.path.splitext(os.path.basename(checkpoint))[0] if checkpoint else "results"
     name = "{}-eval-{}".format(trained_by.get("name") or stem, time.strftime("%Y%m%d-%H%M%S"))
     run = start_run(settings, run_folder(origin), dict(config, eval=eval_config), name=name, job_type="eval",
-                    group=trained_by.get("group"))
+                    group=trained_by.get("group") or _live_training_group())
     if isinstance(run, NullRun):
         return None
     if origin and origin.model_artifact:

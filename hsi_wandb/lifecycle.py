@@ -380,6 +380,8 @@ def start_run(settings: WandbSettings, run_dir: str, config: Mapping[str, Any], 
 
     ``previous`` (a run record with ``run_id``) continues that run instead of creating a second one. A run the user
     started is reused as they configured it: its axes are not redefined, its config only gains the keys it lacks.
+    An eval run is never that run: inside a live training process it is a run of its own beside it (W&B's
+    ``reinit="create_new"``), which leaves the live run, its steps and ``wandb.run`` as they were.
     """
     environ = os.environ if environ is None else environ
     if not settings.enabled or not is_global_rank_zero():
@@ -387,10 +389,10 @@ def start_run(settings: WandbSettings, run_dir: str, config: Mapping[str, Any], 
     wandb = load_wandb()
     if wandb is None:
         return NullRun()
-    if wandb.run is not None:
-        user_run = wandb.run
-        user_run.config.update({key: value for key, value in config.items() if key not in user_run.config})
-        return WandbRun(wandb, user_run, owned=False)
+    live = wandb.run
+    if live is not None and job_type != "eval":
+        live.config.update({key: value for key, value in config.items() if key not in live.config})
+        return WandbRun(wandb, live, owned=False)
     section = settings.wandb
     mode = settings.mode
     if mode == "online":
@@ -404,14 +406,17 @@ def start_run(settings: WandbSettings, run_dir: str, config: Mapping[str, Any], 
                                   job_type=job_type, dir=os.path.abspath(run_dir), config=dict(config))
     if previous and previous.get("run_id"):
         kwargs.update(id=previous["run_id"], resume="allow")
+    if live is not None:
+        kwargs.update(reinit="create_new")
     extra = dict(section.init_kwargs)
     run_settings: Dict[str, Any] = dict({"init_timeout": section.init_timeout}, **extra.pop("settings", {}))
     if settings.api_key:
         run_settings["api_key"] = settings.api_key
     kwargs.update(extra)
-    _drop_tensorboard_patch(wandb)
+    if live is None:
+        _drop_tensorboard_patch(wandb)
     try:
-        if mode == "offline":  # W&B's process-wide mode rules its telemetry, which calls the server at exit
+        if mode == "offline" and live is None:  # W&B's process-wide mode rules its telemetry, which calls the server
             wandb.setup(settings=wandb.Settings(mode="offline"))
         run = wandb.init(mode=mode, settings=wandb.Settings(**run_settings), **kwargs)
     except Exception as exc:

@@ -473,3 +473,34 @@ def test_a_wandb_call_that_never_returns_cannot_hold_finish_or_the_process(tmp_p
     assert "W&B failed to take the last rows (TimeoutError: W&B took no row for 1 s at the end" in warned
     history = OfflineRun(result["sync_dir"]).history
     assert [r["epoch"] for r in history] == [1, 2], "the rows W&B took before it hung"
+
+
+class EvaluatesMidTraining(a2c_continuous.A2CAgent):
+    """Calls ``log_eval`` at epoch 3, as a trainer with periodic evaluation does, while its training run is live."""
+
+    eval_ids = []
+
+    def update_epoch(self):
+        epoch = super().update_epoch()
+        if epoch == 3:
+            from hsi_wandb import log_eval
+
+            self.eval_ids.append(log_eval({"ObjectSet_test_0": {"success_rate": 0.5, "num_trials": 8}},
+                                          train_cfg={"use_wandb": True, "wandb": {"mode": "offline"}}))
+        return epoch
+
+
+def test_an_evaluation_inside_a_live_training_run_is_its_own_run_and_costs_training_nothing(tmp_path):
+    exp_dir = train_agent(tmp_path, EvaluatesMidTraining, max_epochs=5)
+    (eval_id,) = EvaluatesMidTraining.eval_ids
+    runs = {OfflineRun(d).run_id: OfflineRun(d) for d in offline_runs(tmp_path)}
+    (training,) = [run for run_id, run in runs.items() if run_id != eval_id]
+    evaluation = runs[eval_id]
+    assert [r["epoch"] for r in training.history] == list(range(1, 7)), "no training row lost"
+    assert [h["_step"] for h in training.history] == list(range(6)), "no step used by the evaluation"
+    assert not any(key.startswith("eval/") for r in training.history for key in r)
+    assert training.exit_code == 0 and evaluation.exit_code == 0
+    assert evaluation.history[0]["eval/ObjectSet_test_0/success_rate"] == 0.5
+    (meta,) = evaluation.of_type("run")
+    assert meta["job_type"] == "eval" and meta["run_group"] == training.of_type("run")[0]["run_group"]
+    assert os.path.isdir(exp_dir / "nn")
