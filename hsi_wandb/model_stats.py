@@ -3,7 +3,9 @@ from typing import Any, Callable, Dict, List, Optional
 
 
 class GradNormTracker:
-    """Measures the total gradient norm of every optimizer step before any clipping, averaged per epoch.
+    """Measures the total gradient norm of every optimizer step before any clipping, averaged per epoch, over the
+    parameters ``optimizer`` steps: what rl_games' agents clip (the policy's, and for AMP agents built as the
+    built-in one is, the discriminator's in another parameter group of the same optimizer).
 
     A hook on each parameter's gradient queues a callback for the end of the backward pass; the first
     callback reads the finished gradients (clipping comes after backward returns) and keeps their total
@@ -13,10 +15,11 @@ class GradNormTracker:
     ``grad_scale`` returns the loss scale when mixed precision scales the gradients.
     """
 
-    def __init__(self, model: Any, optimizer: Any, grad_scale: Optional[Callable[[], float]] = None):
+    def __init__(self, optimizer: Any, grad_scale: Optional[Callable[[], float]] = None):
         from torch.autograd import Variable
 
-        self._params = [p for p in model.parameters() if p.requires_grad]
+        unique = {id(p): p for group in optimizer.param_groups for p in group["params"] if p.requires_grad}
+        self._params = list(unique.values())
         self._grad_scale = grad_scale
         self._queue_callback = Variable._execution_engine.queue_callback
         self._armed = False

@@ -125,7 +125,7 @@ class WandbMixin(Mixin):
         if getattr(self, "model", None) is not None and getattr(self, "optimizer", None) is not None:
             scaler = getattr(self, "scaler", None)
             scale = scaler.get_scale if scaler is not None and scaler.is_enabled() else None
-            self._wandb_grad_norms = GradNormTracker(self.model, self.optimizer, scale)
+            self._wandb_grad_norms = GradNormTracker(self.optimizer, scale)
         if not isinstance(run, NullRun):
             self._wandb_checkpoints = CheckpointLogger(run, section.checkpoints)
 

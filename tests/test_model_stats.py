@@ -1,20 +1,26 @@
 """Gradient norm before clipping, parameter norm, histograms and GPU memory rows."""
+import json
 import os
 
 import pytest
 import torch
 
 import tiny_env
+from hsi_wandb.builtin import registry
 from hsi_wandb.model_stats import GradNormTracker, gpu_memory, histogram_data
+from hsi_wandb.rl_games_mixin import apply_to_runner
 from offline_run import OfflineRun, offline_runs
+from test_builtin_amp import rl_config, train as train_builtin
 from test_rl_games_adapter import train
+
+WANDB_OFFLINE = {"use_wandb": True, "wandb": {"project": "hsi-wandb-tests", "mode": "offline"}}
 
 
 def test_grad_norm_is_measured_before_clipping():
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(), torch.nn.Linear(8, 2))
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
-    tracker = GradNormTracker(model, optimizer)
+    tracker = GradNormTracker(optimizer)
     expected = []
     for _ in range(3):
         optimizer.zero_grad()
@@ -37,7 +43,7 @@ def test_grad_norm_is_that_of_the_gradient_the_step_uses():
     used, unused = torch.nn.Linear(4, 3), torch.nn.Linear(4, 3)
     model = torch.nn.ModuleList([used, unused])
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
-    tracker = GradNormTracker(model, optimizer)
+    tracker = GradNormTracker(optimizer)
 
     def fail(grad):
         raise RuntimeError("a backward pass that fails after the tracker's hook ran")
@@ -58,6 +64,30 @@ def test_grad_norm_is_that_of_the_gradient_the_step_uses():
     assert unused.weight.grad is None
     assert tracker.epoch_values()["info/grad_norm"] == pytest.approx((expected + second) / 2, rel=1e-5)
     tracker.close()
+
+
+def test_grad_norm_of_the_built_in_amp_agent_is_the_norm_it_clips(tmp_path, monkeypatch):
+    """The AMP agent clips its policy and its discriminator (two parameter groups of one optimizer) together: the
+    row's ``info/grad_norm`` is the mean of the norms ``clip_grad_norm_`` returned to it in that epoch."""
+    clipped = []
+    clip = torch.nn.utils.clip_grad_norm_
+
+    def recording_clip(parameters, *args, **kwargs):
+        norm = clip(parameters, *args, **kwargs)
+        clipped.append(float(norm))
+        return norm
+
+    monkeypatch.setattr(torch.nn.utils, "clip_grad_norm_", recording_clip)
+    config = rl_config(tmp_path, epochs=2, num_envs=64)
+    config["params"]["config"].update(mini_epochs=2, minibatch_size=512)
+    runner = registry.build_runner()
+    apply_to_runner(runner, dict(WANDB_OFFLINE, params=config["params"]), source="amp.yaml")
+    exp_dir = train_builtin(config, runner)
+    rows = [json.loads(line) for line in open(os.path.join(exp_dir, "metrics.jsonl"))]
+    steps = len(clipped) // len(rows)
+    assert steps * len(rows) == len(clipped) and steps >= 2
+    for i, row in enumerate(rows):
+        assert row["info/grad_norm"] == pytest.approx(sum(clipped[i * steps:(i + 1) * steps]) / steps, rel=1e-5)
 
 
 def test_histogram_data_and_cpu_has_no_gpu_rows():
