@@ -5,6 +5,7 @@ import warnings
 from collections import Counter
 from typing import Any, Callable, Dict, Optional
 
+from .sinks import RowFanout
 from .tags import FRAME, also_logged_as, map_tag
 
 
@@ -32,7 +33,8 @@ def _same(a: float, b: float) -> bool:
 class WandbWriter:
     """Wraps a SummaryWriter-like object (tensorboardX, torch, rl_games' IntervalSummaryWriter) without subclassing it.
 
-    Rows go to ``sink.log_row(row)``; each row carries ``frame`` (the step most of the epoch's scalars
+    Rows go to ``sink.log_row(row)`` (a :class:`RowFanout`, or one sink that the writer puts in one, so a sink that
+    raises is reported once and never reaches training); each row carries ``frame`` (the step most of the epoch's scalars
     were written at), ``epoch`` and ``wall_time`` (seconds since the mirror started).
     Call :meth:`begin_epoch` at each epoch start; without it a new row starts whenever the frame changes, and takes
     its epoch from ``epoch_source`` when given (an agent that has no epoch hook, such as rl_games' SAC), else counts.
@@ -41,7 +43,7 @@ class WandbWriter:
     def __init__(self, writer: Any, sink: Any, wall_time_offset: float = 0.0,
                  epoch_source: Optional[Callable[[], int]] = None):
         self._writer = writer
-        self._sink = sink
+        self._sink = sink if isinstance(sink, RowFanout) else RowFanout([sink])
         self._epoch_source = epoch_source
         self._t0 = time.time() - wall_time_offset
         self._values: Dict[str, float] = {}
@@ -107,10 +109,7 @@ class WandbWriter:
         self._values = {}
         self._frame_votes.clear()
         self._rows += 1
-        try:
-            self._sink.log_row(row)
-        except Exception as exc:
-            self._warn_once("could not send a row to W&B: {}".format(exc))
+        self._sink.log_row(row)
 
     def close(self) -> Any:
         """Send the last row, then close the wrapped writer."""
