@@ -130,9 +130,13 @@ def test_bad_wandb_mode_environment_variable():
                                                       st.lists(st.text(max_size=4), max_size=3)), max_size=5))
 def test_any_section_is_accepted_or_rejected_clearly(section):
     try:
-        settings({"use_wandb": True, "wandb": section})
+        s = settings({"use_wandb": True, "wandb": section})
     except ConfigError as err:
-        assert str(err).startswith("cfg/train/x.yaml: `")
+        assert str(err).startswith("cfg/train/x.yaml: `wandb.")
+        assert err.key[len("wandb."):] in section or err.key in ("wandb.mode", "wandb.checkpoints"), err.key
+        return
+    for key, value in section.items():
+        assert getattr(s.wandb, key) == value, "an accepted key keeps its value"
 
 
 @pytest.mark.parametrize("server_down", [False, True], ids=["no-credentials", "closed-port"])

@@ -130,13 +130,15 @@ def check_run_py(words, tmp_path):
 
 
 @pytest.mark.parametrize("where,words", commands(), ids=[where for where, _ in commands()])
-def test_every_command_shown_is_checked(where, words, tmp_path, monkeypatch):
+def test_every_command_shown_is_checked(where, words, tmp_path, monkeypatch, capsys):
     check_paths(words)
     tool, rest = words[0], words[1:]
     if tool == "python" and rest[0] == "run.py":
         check_run_py(rest[1:], tmp_path)
     elif tool == "python" and rest[:3] == ["-m", "hsi_wandb", "sync"]:
-        assert sync.main([PLACEHOLDER.sub("x", word) for word in rest[2:]]) in (0, 1)
+        monkeypatch.chdir(tmp_path)
+        assert sync.main([PLACEHOLDER.sub("x", word) for word in rest[2:]]) == 1, "parsed, then no such folder here"
+        assert capsys.readouterr().err.rstrip().endswith(": not a folder")
     elif tool == "python" and rest[0] == "-m":
         assert importlib.util.find_spec(rest[1]) is not None, rest[1]
     elif tool == "python" and rest[0] == "benchmarks/benchmark.py":
