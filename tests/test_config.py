@@ -5,6 +5,7 @@ import threading
 import time
 
 import pytest
+import wandb
 from hypothesis import given, strategies as st
 
 from hsi_wandb import ConfigError, resolve_settings, start_run
@@ -173,13 +174,14 @@ def test_a_row_never_waits_for_wandb_and_finish_sends_every_row_in_order(tmp_pat
     """W&B's ``run.log`` held up (as by a busy client or a service that stops reading) does not hold up training."""
     run = start_run(settings({"use_wandb": True, "wandb": {"mode": "offline"}}), str(tmp_path / "exp"), {})
     release = threading.Event()
-    log = run._run.log
+    live = wandb.run  # the run start_run started, through W&B's public handle
+    log = live.log
 
     def held_up_log(*args, **kwargs):
         release.wait(2)
         return log(*args, **kwargs)
 
-    run._run.log = held_up_log
+    live.log = held_up_log
     started = time.monotonic()
     for epoch in range(1, 51):
         run.log_row({"frame": 100 * epoch, "epoch": epoch, "losses/a_loss": epoch / 7})
@@ -210,7 +212,7 @@ def test_init_kwargs_reach_wandb_init(tmp_path):
     cfg = {"use_wandb": True, "wandb": {"mode": "offline", "init_kwargs": {
         "config_exclude_keys": ["secret"], "settings": {"init_timeout": 20}}}}
     run = start_run(settings(cfg), str(tmp_path / "exp"), {"secret": 1, "kept": 2})
-    assert run._run.settings.init_timeout == 20
+    assert wandb.run.settings.init_timeout == 20
     run.finish(0)
     config = OfflineRun(run.sync_dir).config
     assert config["kept"] == 2 and "secret" not in config

@@ -16,6 +16,7 @@ import warnings
 import numpy as np
 import psutil
 import pytest
+import wandb
 import torch
 from rl_games.algos_torch import a2c_continuous
 from rl_games.torch_runner import Runner
@@ -258,13 +259,14 @@ def test_wandb_taking_no_row_holds_training_up_once_then_is_given_up(tmp_path, m
     monkeypatch.setattr(lifecycle, "SEND_STALL_TIMEOUT", 0.5)
     run = start_run(OFFLINE, str(tmp_path / "exp"), {})
     release = threading.Event()
-    log = run._run.log
+    live = wandb.run  # the run start_run started, through W&B's public handle
+    log = live.log
 
     def stuck_log(*args, **kwargs):
         release.wait()
         return log(*args, **kwargs)
 
-    run._run.log = stuck_log
+    live.log = stuck_log
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         started = time.monotonic()
@@ -437,7 +439,8 @@ from hsi_wandb import lifecycle, resolve_settings, start_run
 lifecycle.FINISH_TIMEOUT = 1.0
 offline = resolve_settings({{"use_wandb": True, "wandb": {{"mode": "offline"}}}}, "faults.yaml")
 run = start_run(offline, {exp!r}, {{}})
-user_run = run._run
+import wandb
+user_run = wandb.run
 log = type(user_run).log
 
 
