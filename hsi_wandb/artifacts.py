@@ -139,8 +139,14 @@ class CheckpointLogger:
                           final and self._enabled, False)
             self._held = None
         if self._thread is not None:
+            from . import lifecycle
+
             self._queue.put(_STOP)
-            self._thread.join()
+            self._thread.join(lifecycle.FINISH_TIMEOUT)
+            if self._thread.is_alive():
+                warnings.warn("hsi_wandb: W&B did not finish logging the checkpoints in {:g} s; they are saved on "
+                              "disk, the run is finished without the rest".format(lifecycle.FINISH_TIMEOUT),
+                              RuntimeWarning)
             self._thread = None
 
     def _snapshot(self, path: str) -> str:

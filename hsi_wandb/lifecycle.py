@@ -45,6 +45,27 @@ class NullRun:
     def log_row(self, row: Mapping[str, Any]) -> None:
         """Drop the row."""
 
+    def _bounded(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Optional[bool]:
+        """Call ``fn`` on a thread of its own and wait at most ``FINISH_TIMEOUT`` s for it: True when it returned,
+        False when it raised (reported), None when it has not returned by then (W&B is given up, one warning)."""
+        done, outcome = threading.Event(), []
+
+        def call() -> None:
+            try:
+                fn(*args, **kwargs)
+                outcome.append(True)
+            except Exception as exc:
+                self._report(what, exc, gone=isinstance(exc, _SERVICE_GONE))
+                outcome.append(False)
+            finally:
+                done.set()
+
+        threading.Thread(target=call, name="hsi_wandb-finish", daemon=True).start()
+        if done.wait(FINISH_TIMEOUT):
+            return outcome[0]
+        self._report(what, TimeoutError("no answer from W&B in {:g} s".format(FINISH_TIMEOUT)), gone=True)
+        return None
+
     def log_checkpoint(self, name: str, path: str, metadata: Mapping[str, Any], aliases: List[str],
                        reference: bool = False) -> None:
         """Drop the checkpoint."""
@@ -271,6 +292,27 @@ class WandbRun:
         self._sender = None
         return True
 
+    def _bounded(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Optional[bool]:
+        """Call ``fn`` on a thread of its own and wait at most ``FINISH_TIMEOUT`` s for it: True when it returned,
+        False when it raised (reported), None when it has not returned by then (W&B is given up, one warning)."""
+        done, outcome = threading.Event(), []
+
+        def call() -> None:
+            try:
+                fn(*args, **kwargs)
+                outcome.append(True)
+            except Exception as exc:
+                self._report(what, exc, gone=isinstance(exc, _SERVICE_GONE))
+                outcome.append(False)
+            finally:
+                done.set()
+
+        threading.Thread(target=call, name="hsi_wandb-finish", daemon=True).start()
+        if done.wait(FINISH_TIMEOUT):
+            return outcome[0]
+        self._report(what, TimeoutError("no answer from W&B in {:g} s".format(FINISH_TIMEOUT)), gone=True)
+        return None
+
     def log_checkpoint(self, name: str, path: str, metadata: Mapping[str, Any], aliases: List[str],
                        reference: bool = False) -> None:
         """Log a checkpoint file as a ``model`` artifact; ``reference`` records only its local path and metadata."""
@@ -326,6 +368,15 @@ class WandbRun:
         self._call("log table {}".format(key), lambda: self._log(key, {key: self._wandb.Table(columns=columns,
                                                                                              data=rows)}))
 
+    def define_axes(self) -> None:
+        """Declare ``frame`` the x-axis of every key (rows never pass ``step``, so a resume drops none)."""
+        self._call("define the frame axis", _define_axes, self._run)
+
+    def add_config(self, config: Mapping[str, Any]) -> None:
+        """Add the keys of ``config`` the run's config lacks (a run the user started keeps the values it has)."""
+        self._call("add the config", lambda: self._run.config.update(
+            {key: value for key, value in config.items() if key not in self._run.config}))
+
     def identity(self) -> Dict[str, Any]:
         """Which run this is: id, project, entity, group, name and mode."""
         return dict(self._identity)
@@ -356,9 +407,16 @@ class WandbRun:
             step = self._call("read the step", lambda: self._run.step)
             if step:
                 self.last_step = step - 1
-        self._attempt("finish the run", self._run.finish, exit_code=exit_code)
+        finished = self._bounded("finish the run", self._run.finish, exit_code=exit_code)
+        if finished is False and not self._failed:  # it raised, W&B still answers: once more, for the exit record
+            finished = self._bounded("finish the run once more", self._run.finish, exit_code=exit_code)
+        if finished is None:
+            self._forget_dead_run()
+            self._restore_data_dir()
+            return
         if self._failed:
-            self._attempt("tear down", self._wandb.teardown)
+            self._bounded("tear down", self._wandb.teardown)
+        if self._failed or not finished:
             self._forget_dead_run()
         self._restore_data_dir()
         if self.mode == "offline":
@@ -391,8 +449,9 @@ def start_run(settings: WandbSettings, run_dir: str, config: Mapping[str, Any], 
         return NullRun()
     live = wandb.run
     if live is not None and job_type != "eval":
-        live.config.update({key: value for key, value in config.items() if key not in live.config})
-        return WandbRun(wandb, live, owned=False)
+        reused = WandbRun(wandb, live, owned=False)
+        reused.add_config(config)
+        return reused
     section = settings.wandb
     mode = settings.mode
     if mode == "online":
@@ -427,8 +486,9 @@ def start_run(settings: WandbSettings, run_dir: str, config: Mapping[str, Any], 
         say("online start failed ({}: {}); logging offline instead".format(type(exc).__name__, exc))
         return start_run(WandbSettings("offline", section, settings.source), run_dir, config, name, job_type,
                          group, previous, environ)
-    _define_axes(run)
-    return WandbRun(wandb, run, owned=True, previous=previous)
+    started = WandbRun(wandb, run, owned=True, previous=previous)
+    started.define_axes()
+    return started
 
 
 def _drop_tensorboard_patch(wandb: Any) -> None:

@@ -1,0 +1,147 @@
+"""One failing W&B call costs its item only: each W&B call the adapter makes is made to raise once, at W&B's public
+API, in a real offline training run; and the calls that could hold the process are made to never return.
+
+For every cell: training ends normally, ``metrics.jsonl`` holds every row, the W&B run holds everything but the one
+item, one warning names the call that failed. A ``run.log`` that never returns is ``test_faults``'
+``test_a_wandb_call_that_never_returns_cannot_hold_finish_or_the_process``. The figures are in docs/faults.md.
+"""
+import json
+import warnings
+
+import pytest
+import wandb
+from wandb.sdk.wandb_run import Run
+
+import tiny_env
+from offline_run import OfflineRun, offline_runs
+from test_faults import jsonl_rows, run_child
+from test_rl_games_adapter import train
+
+
+def fail_once(monkeypatch, owner, name, nth):
+    """Make ``owner.name`` raise at its ``nth`` call (from 1); the other calls go through."""
+    original, calls = getattr(owner, name), []
+
+    def failing(*args, **kwargs):
+        calls.append(name)
+        if len(calls) == nth:
+            raise RuntimeError("injected into {}".format(name))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, failing)
+    return calls
+
+
+def train_with_histograms(tmp_path):
+    """Four epochs on rl-games 1.1.4 (three on 1.6), parameter histograms every second epoch, best-reward saves, the
+    training YAML attached to the run."""
+    cfg = tiny_env.train_config(tmp_path / "runs", max_epochs=3, save_best_after=1)
+    cfg["wandb"].update(histograms="parameters", histogram_freq=2)
+    with open("tiny.yaml", "w") as f:
+        json.dump(cfg, f)
+    return train(tmp_path, cfg)
+
+
+CELLS = [
+    # id, owner, name, nth call that fails, the warning's words, what W&B lacks
+    ("row", Run, "log", 2, "W&B failed to log a row (RuntimeError: injected into log)", "row"),
+    ("histogram", wandb, "Histogram", 1, "W&B failed to make the histogram of parameters/", "histogram"),
+    ("artifact", Run, "log_artifact", 1, "W&B failed to log checkpoint ", "artifact"),
+    ("define_metric", Run, "define_metric", 1, "W&B failed to define the frame axis", None),
+    ("config_file", Run, "save", 1, "W&B failed to attach ", None),
+    ("finish", Run, "finish", 1, "W&B failed to finish the run (RuntimeError: injected into finish)", None),
+]
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """The same training with no fault: what every cell is compared with."""
+    tmp_path = tmp_path_factory.mktemp("reference")
+    exp_dir = train_with_histograms(tmp_path)
+    (run_dir,) = offline_runs(exp_dir)
+    return OfflineRun(run_dir), jsonl_rows(exp_dir)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("cell,owner,name,nth,words,lacks", CELLS, ids=[c[0] for c in CELLS])
+def test_a_call_that_raises_costs_that_item_only(reference, tmp_path, monkeypatch, cell, owner, name, nth, words,
+                                                 lacks):
+    expected_run, expected_rows = reference
+    calls = fail_once(monkeypatch, owner, name, nth)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        exp_dir = train_with_histograms(tmp_path)
+    monkeypatch.undo()
+    assert len(calls) >= nth, "the call was made"
+    warned = [str(w.message) for w in caught if str(w.message).startswith("hsi_wandb:")]
+    assert len(warned) == 1 and words in warned[0], warned
+    rows = jsonl_rows(exp_dir)
+    assert [r["epoch"] for r in rows] == [r["epoch"] for r in expected_rows], "the JSONL backup keeps every row"
+    (run_dir,) = offline_runs(exp_dir)
+    run = OfflineRun(run_dir)
+    scalar_epochs = [r["epoch"] for r in run.history if "losses/a_loss" in r]
+    expected_epochs = [r["epoch"] for r in expected_run.history if "losses/a_loss" in r]
+    histogram_rows = [r for r in run.history if any(k.startswith("parameters/") for k in r)]
+    expected_histograms = [r for r in expected_run.history if any(k.startswith("parameters/") for k in r)]
+    if lacks == "row":
+        assert scalar_epochs == expected_epochs[:nth - 1] + expected_epochs[nth:]
+    else:
+        assert scalar_epochs == expected_epochs
+    if lacks == "histogram":
+        first, *others = histogram_rows
+        assert len(histogram_rows) == len(expected_histograms)
+        assert len([k for k in first if k.endswith("._type")]) == len(
+            [k for k in expected_histograms[0] if k.endswith("._type")]) - 1
+        assert all(set(r) - {"_runtime", "_timestamp"} == set(e) - {"_runtime", "_timestamp"}
+                   for r, e in zip(others, expected_histograms[1:]))
+    elif lacks != "row":
+        assert len(histogram_rows) == len(expected_histograms)
+    expected_artifacts = len(expected_run.artifacts) - (lacks == "artifact")
+    assert len(run.artifacts) == expected_artifacts >= 1
+    assert run.exit_code == 0
+    assert wandb.run is None
+
+
+HUNG_ARTIFACT_SCRIPT = """
+import json, sys, threading, time, warnings
+sys.path[:0] = {paths!r}
+from wandb.sdk.wandb_run import Run
+import tiny_env
+from hsi_wandb import lifecycle
+from test_rl_games_adapter import train
+
+lifecycle.FINISH_TIMEOUT = 1.0
+log_artifact = Run.log_artifact
+calls = []
+
+
+def never_returns_at_the_second(self, *args, **kwargs):
+    calls.append(1)
+    if len(calls) == 2:
+        threading.Event().wait()
+    return log_artifact(self, *args, **kwargs)
+
+
+Run.log_artifact = never_returns_at_the_second
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    cfg = tiny_env.train_config({runs!r}, max_epochs=5, save_best_after=1)
+    started = time.monotonic()
+    train(__import__("pathlib").Path({tmp!r}), cfg)
+print(json.dumps({{"seconds": time.monotonic() - started, "calls": len(calls),
+                  "warnings": [str(w.message) for w in caught if str(w.message).startswith("hsi_wandb:")]}}))
+"""
+
+
+@pytest.mark.slow
+def test_an_artifact_upload_that_never_returns_cannot_hold_the_end_of_training(tmp_path, monkeypatch):
+    proc = run_child(HUNG_ARTIFACT_SCRIPT, monkeypatch, runs=str(tmp_path / "runs"), tmp=str(tmp_path))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["calls"] == 2, "logging stopped at the call that never returned"
+    assert any("W&B did not finish logging the checkpoints in 1 s" in w for w in result["warnings"])
+    exp_dir = tmp_path / "runs" / "point"
+    assert [r["epoch"] for r in jsonl_rows(exp_dir)] == list(range(1, 7))
+    (run_dir,) = offline_runs(exp_dir)
+    assert [r["epoch"] for r in OfflineRun(run_dir).history] == list(range(1, 7)), "every row reached W&B"
+
