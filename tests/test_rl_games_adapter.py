@@ -1,4 +1,5 @@
 """A real rl_games PPO agent trained for a few epochs with the mirror, read back with W&B's and TensorBoard's readers."""
+import gc
 import glob
 import hashlib
 import os
@@ -134,9 +135,19 @@ def test_one_version_per_save_point_with_unique_meaningful_aliases(trained):
     assert __import__("base64").b64encode(digest).decode() == entry["digest"]
 
 
+def flush_summary_writers():
+    """Flush every SummaryWriter still open in this process. rl_games never closes its writer, and tensorboardX
+    writes a file's tail only on its 120 s timer or a flush (the mirror flushes at the end of training): without
+    this, a plain run's last epoch may or may not be on disk yet, as the machine's load decides."""
+    for obj in gc.get_objects():
+        if type(obj).__name__ == "SummaryWriter" and callable(getattr(obj, "flush", None)):
+            obj.flush()
+
+
 def test_tensorboard_output_is_unchanged_by_the_mirror(tmp_path, monkeypatch, trained):
     monkeypatch.setenv("WANDB_MODE", "disabled")
     plain_dir = train(tmp_path, save_best_after=2)
+    flush_summary_writers()
     assert not (plain_dir / "wandb").exists()
     _, mirrored_dir, _ = trained
     plain, mirrored = tensorboard_scalars(plain_dir), tensorboard_scalars(mirrored_dir)
