@@ -6,6 +6,7 @@ item, one warning names the call that failed. A ``run.log`` that never returns i
 ``test_a_wandb_call_that_never_returns_cannot_hold_finish_or_the_process``. The figures are in docs/faults.md.
 """
 import json
+import os
 import warnings
 
 import pytest
@@ -145,3 +146,57 @@ def test_an_artifact_upload_that_never_returns_cannot_hold_the_end_of_training(t
     (run_dir,) = offline_runs(exp_dir)
     assert [r["epoch"] for r in OfflineRun(run_dir).history] == list(range(1, 7)), "every row reached W&B"
 
+
+
+RESULTS = {"ObjectSet_test_0": {"success_rate": 0.5, "num_trials": 8}, "ObjectSet_test_1": {"success_rate": 1.0}}
+EVAL_CFG = {"use_wandb": True, "wandb": {"mode": "offline"}}
+
+
+def test_an_evaluation_whose_table_fails_keeps_its_row(tmp_path, monkeypatch):
+    from hsi_wandb import log_eval
+
+    calls = fail_once(monkeypatch, wandb, "Table", 1)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        run_id = log_eval(RESULTS, train_cfg=EVAL_CFG)
+    assert calls == ["Table"]
+    warned = [str(w.message) for w in caught if str(w.message).startswith("hsi_wandb:")]
+    assert len(warned) == 1 and "W&B failed to log table eval/results (RuntimeError: injected into Table)" in warned[0]
+    (run_dir,) = offline_runs(tmp_path)
+    run = OfflineRun(run_dir)
+    assert run.run_id == run_id and run.exit_code == 0
+    (row,) = run.history
+    assert row["eval/ObjectSet_test_0/success_rate"] == 0.5 and row["eval/ObjectSet_test_1/success_rate"] == 1.0
+
+
+def test_an_evaluation_whose_run_cannot_start_is_one_warning(tmp_path, monkeypatch):
+    from hsi_wandb import log_eval
+
+    calls = fail_once(monkeypatch, wandb, "init", 1)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert log_eval(RESULTS, train_cfg=EVAL_CFG) is None
+    assert calls == ["init"]
+    warned = [str(w.message) for w in caught if str(w.message).startswith("hsi_wandb:")]
+    assert len(warned) == 1 and "could not start a W&B run (injected into init)" in warned[0]
+    assert not offline_runs(tmp_path)
+
+
+@pytest.mark.slow
+def test_the_built_in_runner_loses_only_the_row_whose_log_raised(tmp_path, monkeypatch):
+    """``python run.py`` (in process): the same rule through the built-in AMP agent and its runner."""
+    from test_run_options import TINY, run
+
+    calls = fail_once(monkeypatch, Run, "log", 2)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert run.main(TINY + ["--max_iterations", "4", "--wandb_mode", "offline"]) == 0
+    assert len(calls) >= 4
+    warned = [str(w.message) for w in caught if str(w.message).startswith("hsi_wandb:")]
+    assert len(warned) == 1 and "W&B failed to log a row (RuntimeError: injected into log)" in warned[0]
+    (exp_dir,) = [os.path.join("out", d) for d in os.listdir("out")]
+    epochs = [r["epoch"] for r in jsonl_rows(exp_dir)]
+    (run_dir,) = offline_runs(exp_dir)
+    run_ = OfflineRun(run_dir)
+    assert [r["epoch"] for r in run_.history if "losses/a_loss" in r] == epochs[:1] + epochs[2:]
+    assert run_.exit_code == 0 and run_.artifacts
