@@ -142,10 +142,10 @@ class CheckpointLogger:
             from . import lifecycle
 
             self._queue.put(_STOP)
-            self._thread.join(lifecycle.FINISH_TIMEOUT)
+            self._thread.join(lifecycle.CALL_TIMEOUT)
             if self._thread.is_alive():
                 warnings.warn("hsi_wandb: W&B did not finish logging the checkpoints in {:g} s; they are saved on "
-                              "disk, the run is finished without the rest".format(lifecycle.FINISH_TIMEOUT),
+                              "disk, the run is finished without the rest".format(lifecycle.CALL_TIMEOUT),
                               RuntimeWarning)
             self._thread = None
 

@@ -21,8 +21,9 @@ _DATA_DIR = "WANDB_DATA_DIR"
 PROBE_TIMEOUT = 3.0
 OUTBOX_ROWS = 1000
 SEND_STALL_TIMEOUT = 60.0
-FINISH_TIMEOUT = 60.0
-"""Seconds :meth:`WandbRun.finish` waits for W&B to take the rows still queued before it gives them up."""
+CALL_TIMEOUT = 60.0
+"""Seconds a W&B call made on the training thread (the axes, a reused run's config, ``use_artifact``, finish, the
+rows still queued at the end) may take before W&B is given up, so that none can hold training or the process."""
 _SERVICE_GONE = (ConnectionError, TimeoutError)
 """What a W&B call raises when W&B itself is unusable (its service died, or it takes nothing): later calls are
 skipped. Any other failure costs only the item that failed."""
@@ -44,27 +45,6 @@ class NullRun:
 
     def log_row(self, row: Mapping[str, Any]) -> None:
         """Drop the row."""
-
-    def _bounded(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Optional[bool]:
-        """Call ``fn`` on a thread of its own and wait at most ``FINISH_TIMEOUT`` s for it: True when it returned,
-        False when it raised (reported), None when it has not returned by then (W&B is given up, one warning)."""
-        done, outcome = threading.Event(), []
-
-        def call() -> None:
-            try:
-                fn(*args, **kwargs)
-                outcome.append(True)
-            except Exception as exc:
-                self._report(what, exc, gone=isinstance(exc, _SERVICE_GONE))
-                outcome.append(False)
-            finally:
-                done.set()
-
-        threading.Thread(target=call, name="hsi_wandb-finish", daemon=True).start()
-        if done.wait(FINISH_TIMEOUT):
-            return outcome[0]
-        self._report(what, TimeoutError("no answer from W&B in {:g} s".format(FINISH_TIMEOUT)), gone=True)
-        return None
 
     def log_checkpoint(self, name: str, path: str, metadata: Mapping[str, Any], aliases: List[str],
                        reference: bool = False) -> None:
@@ -276,25 +256,27 @@ class WandbRun:
                 self._call(what, self._run.log, data, step=step)
 
     def _flush(self) -> bool:
-        """Wait until every queued row has been handed to W&B, at most ``FINISH_TIMEOUT`` s; False when W&B did not
+        """Wait until every queued row has been handed to W&B, at most ``CALL_TIMEOUT`` s; False when W&B did not
         take them (it is then given up: a stuck call would hold the process forever)."""
         if self._sender is None:
             return True
         try:
-            self._outbox.put(None, timeout=FINISH_TIMEOUT)
+            self._outbox.put(None, timeout=CALL_TIMEOUT)
         except queue.Full:
             pass
-        self._sender.join(FINISH_TIMEOUT)
+        self._sender.join(CALL_TIMEOUT)
         if self._sender.is_alive():
             self._report("take the last rows", TimeoutError("W&B took no row for {:g} s at the end; they are in "
-                                                             "metrics.jsonl".format(FINISH_TIMEOUT)), gone=True)
+                                                             "metrics.jsonl".format(CALL_TIMEOUT)), gone=True)
             return False
         self._sender = None
         return True
 
     def _bounded(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Optional[bool]:
-        """Call ``fn`` on a thread of its own and wait at most ``FINISH_TIMEOUT`` s for it: True when it returned,
+        """Call ``fn`` on a thread of its own and wait at most ``CALL_TIMEOUT`` s for it: True when it returned,
         False when it raised (reported), None when it has not returned by then (W&B is given up, one warning)."""
+        if self._failed and what != "tear down":
+            return False
         done, outcome = threading.Event(), []
 
         def call() -> None:
@@ -307,10 +289,10 @@ class WandbRun:
             finally:
                 done.set()
 
-        threading.Thread(target=call, name="hsi_wandb-finish", daemon=True).start()
-        if done.wait(FINISH_TIMEOUT):
+        threading.Thread(target=call, name="hsi_wandb-call", daemon=True).start()
+        if done.wait(CALL_TIMEOUT):
             return outcome[0]
-        self._report(what, TimeoutError("no answer from W&B in {:g} s".format(FINISH_TIMEOUT)), gone=True)
+        self._report(what, TimeoutError("no answer from W&B in {:g} s".format(CALL_TIMEOUT)), gone=True)
         return None
 
     def log_checkpoint(self, name: str, path: str, metadata: Mapping[str, Any], aliases: List[str],
@@ -370,11 +352,11 @@ class WandbRun:
 
     def define_axes(self) -> None:
         """Declare ``frame`` the x-axis of every key (rows never pass ``step``, so a resume drops none)."""
-        self._call("define the frame axis", _define_axes, self._run)
+        self._bounded("define the frame axis", _define_axes, self._run)
 
     def add_config(self, config: Mapping[str, Any]) -> None:
         """Add the keys of ``config`` the run's config lacks (a run the user started keeps the values it has)."""
-        self._call("add the config", lambda: self._run.config.update(
+        self._bounded("add the config", lambda: self._run.config.update(
             {key: value for key, value in config.items() if key not in self._run.config}))
 
     def identity(self) -> Dict[str, Any]:
@@ -386,7 +368,7 @@ class WandbRun:
         is not on the server yet) or the call failed (one warning)."""
         if self.mode != "online" or self._failed:
             return False
-        return self._call("record the use of {}".format(name), self._run.use_artifact, name) is not None
+        return bool(self._bounded("record the use of {}".format(name), self._run.use_artifact, name))
 
     def describe(self) -> Dict[str, Any]:
         """Identity and progress of the run, stored beside the experiment so evaluation and resume find it."""
@@ -394,7 +376,7 @@ class WandbRun:
                     last_frame=self.last_frame)
 
     def finish(self, exit_code: int = 0) -> None:
-        """Send the queued rows (bounded by ``FINISH_TIMEOUT``); finish the run if hsi_wandb started it, and print
+        """Send the queued rows (bounded by ``CALL_TIMEOUT``); finish the run if hsi_wandb started it, and print
         how to sync an offline run."""
         flushed = self._flush()
         if not self._owned:

@@ -14,6 +14,7 @@ import wandb
 from wandb.sdk.wandb_run import Run
 
 import tiny_env
+from conftest import working_in
 from offline_run import OfflineRun, offline_runs
 from test_faults import jsonl_rows, run_child
 from test_rl_games_adapter import train
@@ -58,9 +59,10 @@ CELLS = [
 def reference(tmp_path_factory):
     """The same training with no fault: what every cell is compared with."""
     tmp_path = tmp_path_factory.mktemp("reference")
-    exp_dir = train_with_histograms(tmp_path)
-    (run_dir,) = offline_runs(exp_dir)
-    return OfflineRun(run_dir), jsonl_rows(exp_dir)
+    with working_in(tmp_path):
+        exp_dir = train_with_histograms(tmp_path)
+        (run_dir,) = offline_runs(exp_dir)
+        return OfflineRun(run_dir), jsonl_rows(exp_dir)
 
 
 @pytest.mark.slow
@@ -108,10 +110,11 @@ import json, sys, threading, time, warnings
 sys.path[:0] = {paths!r}
 from wandb.sdk.wandb_run import Run
 import tiny_env
+from conftest import working_in
 from hsi_wandb import lifecycle
 from test_rl_games_adapter import train
 
-lifecycle.FINISH_TIMEOUT = 1.0
+lifecycle.CALL_TIMEOUT = 1.0
 log_artifact = Run.log_artifact
 calls = []
 

@@ -436,7 +436,7 @@ import json, sys, threading, time, warnings
 sys.path[:0] = {paths!r}
 from hsi_wandb import lifecycle, resolve_settings, start_run
 
-lifecycle.FINISH_TIMEOUT = 1.0
+lifecycle.CALL_TIMEOUT = 1.0
 offline = resolve_settings({{"use_wandb": True, "wandb": {{"mode": "offline"}}}}, "faults.yaml")
 run = start_run(offline, {exp!r}, {{}})
 import wandb
@@ -465,7 +465,7 @@ print(json.dumps({{"finish_seconds": time.monotonic() - started, "sync_dir": run
 @pytest.mark.slow
 def test_a_wandb_call_that_never_returns_cannot_hold_finish_or_the_process(tmp_path, monkeypatch):
     """``run.log`` blocks forever at one row (on W&B's public Run class): finish gives the rows up after
-    FINISH_TIMEOUT with one warning, and the process exits with its own code."""
+    CALL_TIMEOUT with one warning, and the process exits with its own code."""
     started = time.monotonic()
     proc = run_child(HUNG_LOG_SCRIPT, monkeypatch, exp=str(tmp_path / "exp"))
     assert proc.returncode == 0, proc.stderr[-3000:]
