@@ -7,6 +7,8 @@ item, one warning names the call that failed. A ``run.log`` that never returns i
 """
 import json
 import os
+import threading
+import time
 import warnings
 
 import pytest
@@ -203,3 +205,32 @@ def test_the_built_in_runner_loses_only_the_row_whose_log_raised(tmp_path, monke
     run_ = OfflineRun(run_dir)
     assert [r["epoch"] for r in run_.history if "losses/a_loss" in r] == epochs[:1] + epochs[2:]
     assert run_.exit_code == 0 and run_.artifacts
+
+
+def test_a_call_on_the_training_thread_that_never_returns_holds_it_at_most_the_call_timeout(tmp_path, monkeypatch):
+    """``define_metric`` stuck at the start: training waits ``CALL_TIMEOUT`` once, W&B is given up with one warning,
+    the rows still reach ``metrics.jsonl``, and the run's end does not wait again."""
+    from hsi_wandb import lifecycle
+
+    release = threading.Event()
+    define_metric = Run.define_metric
+
+    def stuck(self, *args, **kwargs):
+        release.wait()
+        return define_metric(self, *args, **kwargs)
+
+    monkeypatch.setattr(Run, "define_metric", stuck)
+    monkeypatch.setattr(lifecycle, "CALL_TIMEOUT", 0.5)
+    started = time.monotonic()
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            exp_dir = train(tmp_path, tiny_env.train_config(tmp_path / "runs", max_epochs=2))
+        seconds = time.monotonic() - started
+    finally:
+        release.set()
+    warned = [str(w.message) for w in caught if str(w.message).startswith("hsi_wandb:")]
+    assert len(warned) == 1 and "W&B failed to define the frame axis (TimeoutError: no answer from W&B in 0.5 s)" \
+        in warned[0] and "nothing more is sent to W&B" in warned[0]
+    assert [r["epoch"] for r in jsonl_rows(exp_dir)] == [1, 2, 3]
+    assert seconds < 30 and wandb.run is None
