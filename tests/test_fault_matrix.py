@@ -232,5 +232,28 @@ def test_a_call_on_the_training_thread_that_never_returns_holds_it_at_most_the_c
     warned = [str(w.message) for w in caught if str(w.message).startswith("hsi_wandb:")]
     assert len(warned) == 1 and "W&B failed to define the frame axis (TimeoutError: no answer from W&B in 0.5 s)" \
         in warned[0] and "nothing more is sent to W&B" in warned[0]
-    assert [r["epoch"] for r in jsonl_rows(exp_dir)] == [1, 2, 3]
+    assert [r["epoch"] for r in jsonl_rows(exp_dir)] == list(range(1, len(jsonl_rows(exp_dir)) + 1)) and \
+        len(jsonl_rows(exp_dir)) >= 2
     assert seconds < 30 and wandb.run is None
+
+
+def test_a_run_the_user_started_whose_config_update_fails_still_gets_every_row(tmp_path, monkeypatch):
+    """The one config update hsi_wandb makes, into a run the user started, raises: one warning, every row logged."""
+    from wandb.sdk.wandb_config import Config
+
+    user_run = wandb.init(mode="offline", project="hsi-wandb-tests", dir=str(tmp_path))
+    calls = fail_once(monkeypatch, Config, "update", 1)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            train(tmp_path, tiny_env.train_config(tmp_path / "runs", max_epochs=2))
+        monkeypatch.undo()
+        assert wandb.run is user_run, "the user's run stays open for the user"
+    finally:
+        user_run.finish()
+    assert calls == ["update"]
+    warned = [str(w.message) for w in caught if str(w.message).startswith("hsi_wandb:")]
+    assert len(warned) == 1 and "W&B failed to add the config (RuntimeError: injected into update)" in warned[0]
+    run = OfflineRun(user_run.settings.sync_dir)
+    epochs = [r["epoch"] for r in jsonl_rows(tmp_path / "runs" / "point")]
+    assert [r["epoch"] for r in run.history if "losses/a_loss" in r] == epochs and len(epochs) >= 2
