@@ -207,6 +207,7 @@ def test_the_built_in_runner_loses_only_the_row_whose_log_raised(tmp_path, monke
     assert run_.exit_code == 0 and run_.artifacts
 
 
+@pytest.mark.slow
 def test_a_call_on_the_training_thread_that_never_returns_holds_it_at_most_the_call_timeout(tmp_path, monkeypatch):
     """``define_metric`` stuck at the start: training waits ``CALL_TIMEOUT`` once, W&B is given up with one warning,
     the rows still reach ``metrics.jsonl``, and the run's end does not wait again."""
@@ -237,6 +238,7 @@ def test_a_call_on_the_training_thread_that_never_returns_holds_it_at_most_the_c
     assert seconds < 30 and wandb.run is None
 
 
+@pytest.mark.slow
 def test_a_run_the_user_started_whose_config_update_fails_still_gets_every_row(tmp_path, monkeypatch):
     """The one config update hsi_wandb makes, into a run the user started, raises: one warning, every row logged."""
     from wandb.sdk.wandb_config import Config

@@ -416,6 +416,7 @@ class DivergesAtEpoch3(a2c_continuous.A2CAgent):
         return epoch
 
 
+@pytest.mark.slow
 def test_a_nan_parameter_costs_its_own_histogram_only(tmp_path, recwarn):
     exp_dir = train_agent(tmp_path, DivergesAtEpoch3, {"histograms": "parameters", "histogram_freq": 1}, max_epochs=5)
     (run_dir,) = offline_runs(exp_dir)
@@ -493,6 +494,7 @@ class EvaluatesMidTraining(a2c_continuous.A2CAgent):
         return epoch
 
 
+@pytest.mark.slow
 def test_an_evaluation_inside_a_live_training_run_is_its_own_run_and_costs_training_nothing(tmp_path):
     exp_dir = train_agent(tmp_path, EvaluatesMidTraining, max_epochs=5)
     (eval_id,) = EvaluatesMidTraining.eval_ids

@@ -66,6 +66,7 @@ def test_grad_norm_is_that_of_the_gradient_the_step_uses():
     tracker.close()
 
 
+@pytest.mark.slow
 def test_grad_norm_of_the_built_in_amp_agent_is_the_norm_it_clips(tmp_path, monkeypatch):
     """The AMP agent clips its policy and its discriminator (two parameter groups of one optimizer) together: the
     row's ``info/grad_norm`` is the mean of the norms ``clip_grad_norm_`` returned to it in that epoch."""
