@@ -275,8 +275,6 @@ class WandbRun:
     def _bounded(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Optional[bool]:
         """Call ``fn`` on a thread of its own and wait at most ``CALL_TIMEOUT`` s for it: True when it returned,
         False when it raised (reported), None when it has not returned by then (W&B is given up, one warning)."""
-        if self._failed and what != "tear down":
-            return False
         done, outcome = threading.Event(), []
 
         def call() -> None:

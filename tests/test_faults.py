@@ -277,6 +277,7 @@ def test_wandb_taking_no_row_holds_training_up_once_then_is_given_up(tmp_path, m
         run.finish(0)
     (warned,) = hsi_warnings(caught)
     assert "W&B failed to log a row (TimeoutError: W&B took no row for 0.5 s while 5 waited)" in warned
+    assert OfflineRun(run.sync_dir).exit_code == 0, "W&B answered again by the end: the run is still finished"
 
 
 def chattr(flag, path):
