@@ -17,6 +17,7 @@ from wandb.sdk.wandb_run import Run
 
 import tiny_env
 from conftest import working_in
+from hsi_wandb import lifecycle
 from offline_run import OfflineRun, offline_runs
 from test_faults import jsonl_rows, run_child
 from test_rl_games_adapter import train
@@ -211,8 +212,6 @@ def test_the_built_in_runner_loses_only_the_row_whose_log_raised(tmp_path, monke
 def test_a_call_on_the_training_thread_that_never_returns_holds_it_at_most_the_call_timeout(tmp_path, monkeypatch):
     """``define_metric`` stuck at the start: training waits ``CALL_TIMEOUT`` once, W&B is given up with one warning,
     the rows still reach ``metrics.jsonl``, and the run's end does not wait again."""
-    from hsi_wandb import lifecycle
-
     release = threading.Event()
     define_metric = Run.define_metric
 
@@ -259,3 +258,25 @@ def test_a_run_the_user_started_whose_config_update_fails_still_gets_every_row(t
     run = OfflineRun(user_run.settings.sync_dir)
     epochs = [r["epoch"] for r in jsonl_rows(tmp_path / "runs" / "point")]
     assert [r["epoch"] for r in run.history if "losses/a_loss" in r] == epochs and len(epochs) >= 2
+
+
+class OnlineRunStub:
+    """Stands in for an online W&B run (no server here) whose ``use_artifact`` raises: the one call made only online."""
+
+    offline, id, project, entity, group, name = False, "abc123", "p", None, "g", "n"
+    settings = type("Settings", (), {"sync_dir": None, "sync_tensorboard": False})()
+
+    def use_artifact(self, name):
+        raise RuntimeError("injected into use_artifact")
+
+
+def test_a_failing_use_artifact_is_one_warning_not_silence():
+    run = lifecycle.WandbRun(wandb, OnlineRunStub(), owned=False)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert run.use_artifact("model-abc123:v3") is False
+        assert run.use_artifact("model-abc123:v4") is False
+    warned = [str(w.message) for w in caught if str(w.message).startswith("hsi_wandb:")]
+    assert [w.split(" (")[0] for w in warned] == ["hsi_wandb: W&B failed to record the use of model-abc123:v3",
+                                                  "hsi_wandb: W&B failed to record the use of model-abc123:v4"]
+    assert all("RuntimeError: injected into use_artifact); that item is not on W&B" in w for w in warned)
