@@ -9,6 +9,7 @@ import tiny_env
 from hsi_wandb.builtin import registry
 from hsi_wandb.model_stats import GradNormTracker, gpu_memory, histogram_data
 from hsi_wandb.rl_games_mixin import apply_to_runner
+from conftest import needs_builtin_runner
 from offline_run import OfflineRun, offline_runs
 from test_builtin_amp import rl_config, train as train_builtin
 from test_rl_games_adapter import train
@@ -67,6 +68,7 @@ def test_grad_norm_is_that_of_the_gradient_the_step_uses():
 
 
 @pytest.mark.slow
+@needs_builtin_runner
 def test_grad_norm_of_the_built_in_amp_agent_is_the_norm_it_clips(tmp_path, monkeypatch):
     """The AMP agent clips its policy and its discriminator (two parameter groups of one optimizer) together: the
     row's ``info/grad_norm`` is the mean of the norms ``clip_grad_norm_`` returned to it in that epoch."""
