@@ -245,13 +245,20 @@ class WandbMixin(Mixin):
 
     def _wandb_save_interrupt(self) -> Optional[str]:
         """Save ``<name>_interrupt.pth`` where rl_games keeps checkpoints, so training can resume from it; returns
-        the file written, if any."""
-        if getattr(self, "writer", None) is None:
+        the file written, if any.
+
+        It is labelled with the last epoch whose update finished: rl_games counts an epoch from its start, so an
+        interruption before the epoch wrote its scalars holds the weights (and frames) of the epoch before, and a
+        resume from it trains the interrupted epoch again under its own number."""
+        writer = self._wandb_writer
+        if getattr(self, "writer", None) is None or writer is None:
             return None
         folder = getattr(self, "nn_dir", None) or getattr(self, "network_path", None) or self._wandb_experiment_dir()
         name = str(getattr(self, "config", {}).get("name", "model"))
         fn = os.path.join(folder, name + "_interrupt")
+        started = int(getattr(self, "epoch_num", 0))
         self._wandb_save_reason = "interrupt"
+        self.epoch_num = started if writer.pending else max(0, started - 1)
         try:
             self.save(fn)
         except Exception as exc:
@@ -259,6 +266,7 @@ class WandbMixin(Mixin):
             return None
         finally:
             self._wandb_save_reason = None
+            self.epoch_num = started
         path = checkpoint_path(fn)
         return path if os.path.isfile(path) else None
 

@@ -45,7 +45,8 @@ def test_interrupt_saves_logs_and_closes_then_resume_continues(tmp_path, sig, co
     last = first.artifacts[-1]
     meta = json.loads(last["metadata"])
     assert meta["reason"] == "interrupt" and "final" not in last["aliases"]
-    assert meta["epoch"] >= first.history[-1]["epoch"] >= 3
+    assert meta["epoch"] == first.history[-1]["epoch"] >= 3, "labelled with the last epoch whose update finished"
+    assert "epoch-{}".format(meta["epoch"]) in last["aliases"]
     run_py(*TINY, "--checkpoint", checkpoint, "--resume", "1", "--max_iterations", str(meta["epoch"] + 2))
     segments = [OfflineRun(d) for d in offline_runs(exp_dir)]
     assert len(segments) == 2 and segments[1].run_id == first.run_id and segments[1].exit_code == 0
