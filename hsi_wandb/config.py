@@ -3,7 +3,7 @@ import dataclasses
 import inspect
 import os
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
 
 MODES = ("online", "offline", "disabled")
 USE_WANDB_VALUES = (True, False, "auto")
@@ -97,14 +97,14 @@ def is_sequence(value: Any) -> bool:
     return isinstance(value, Sequence) and not isinstance(value, (str, bytes))
 
 
-def plain_data(value: Any) -> Any:
+def plain_data(value: Any, leaf: Callable[[Any], Any] = lambda item: item) -> Any:
     """``value`` with every mapping as a dict and every sequence as a list: the containers a config system
-    (OmegaConf's ``DictConfig`` and ``ListConfig``, hydra's configs) hands over, made plain."""
+    (OmegaConf's ``DictConfig`` and ``ListConfig``, hydra's configs) hands over, made plain; ``leaf`` maps the rest."""
     if isinstance(value, Mapping):
-        return {key: plain_data(item) for key, item in value.items()}
+        return {key: plain_data(item, leaf) for key, item in value.items()}
     if is_sequence(value):
-        return [plain_data(item) for item in value]
-    return value
+        return [plain_data(item, leaf) for item in value]
+    return leaf(value)
 
 
 def parse_wandb_section(section: Any, source: str) -> WandbConfig:

@@ -1,8 +1,8 @@
 """Numbers that PyYAML reads as text: YAML 1.1 wants a dot in a float, so ``5e-4`` and ``2e-5`` load as strings."""
 import re
-from typing import Any, Mapping, Optional
+from typing import Any, Optional
 
-from .config import is_sequence
+from .config import plain_data
 
 _EXPONENT_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)[eE][+-]?\d+$")
 """What YAML 1.2 reads as a float and PyYAML as a string (a quoted ``"42"`` or ``"0.5"`` stays text)."""
@@ -16,11 +16,9 @@ def number_in_text(text: str) -> Optional[float]:
 def with_numbers(data: Any) -> Any:
     """A plain copy of config data (mappings as dicts, sequences as lists) with every such string as its number: to
     log, never to hand to the agent."""
-    if isinstance(data, Mapping):
-        return {key: with_numbers(value) for key, value in data.items()}
-    if is_sequence(data):
-        return [with_numbers(value) for value in data]
-    if isinstance(data, str):
-        number = number_in_text(data)
-        return data if number is None else number
-    return data
+    return plain_data(data, _as_number)
+
+
+def _as_number(value: Any) -> Any:
+    number = number_in_text(value) if isinstance(value, str) else None
+    return value if number is None else number

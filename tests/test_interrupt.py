@@ -56,9 +56,9 @@ def test_interrupt_saves_logs_and_closes_then_resume_continues(tmp_path, sig, co
 PREVIOUS_HANDLER_SCRIPT = """
 import json, os, signal, sys
 sys.path[:0] = {paths!r}
+import pathlib
 import tiny_env
-from rl_games.torch_runner import Runner
-from hsi_wandb.rl_games_mixin import apply_to_runner
+from test_rl_games_adapter import train
 
 exp_dir = os.path.join({runs!r}, "point")
 
@@ -71,12 +71,7 @@ def requeue(signum, frame):
 
 
 signal.signal(signal.SIGTERM, requeue)
-tiny_env.register()
-cfg = tiny_env.train_config({runs!r}, max_epochs=100000)
-runner = Runner()
-apply_to_runner(runner, cfg, source="tiny.yaml")
-runner.load(cfg)
-runner.run({{"train": True, "play": False, "checkpoint": None}})
+train(pathlib.Path({runs!r}).parent, tiny_env.train_config({runs!r}, max_epochs=100000))
 """
 
 
