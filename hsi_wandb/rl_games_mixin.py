@@ -24,6 +24,7 @@ from .model_stats import GradNormTracker, gpu_memory, histogram_data
 from .rl_games_options import WandbOptions, configure, default_options, make_options
 from .rl_games_player import attach_player
 from .rl_games_runner import attach_to_builders
+from .run_folder import claim_run_folder, holder
 from .run_names import generated_run_name
 from .sinks import JsonlBackup, ProgressBar, RowFanout
 from .videos import VideoWatcher
@@ -62,6 +63,8 @@ class WandbMixin(Mixin):
         self._wandb_restored_frame: Optional[int] = None
         self._wandb_save_reason: Optional[str] = None
         self._wandb_best_reward: Any = None
+        self._wandb_dir: Optional[str] = None
+        self._wandb_claim: Any = None
 
     def set_full_state_weights(self, weights: Dict[str, Any], *args: Any, **kwargs: Any) -> None:
         """Restore as rl_games does and remember which W&B run the checkpoint belongs to, its step and clock."""
@@ -78,9 +81,9 @@ class WandbMixin(Mixin):
         ``interrupt``; the run is then finished and the interruption propagates: on SIGTERM the handler installed
         before ours runs, then the process exits with 143.
         """
-        self._wandb_start()
         with sigterm_as_interrupt():
             try:
+                self._wandb_start()
                 result = self._wandb_next().train()
             except BaseException as exc:
                 saved = self._wandb_save_interrupt() if isinstance(exc, KeyboardInterrupt) else None
@@ -101,16 +104,17 @@ class WandbMixin(Mixin):
         section = options.settings.wandb
         self._wandb_best_reward = getattr(self, "last_mean_rewards", None)
         experiment_dir = self._wandb_experiment_dir()
-        previous = self._wandb_previous_run(experiment_dir)
+        run_dir = self._wandb_claim_folder(experiment_dir)
+        previous = self._wandb_previous_run(run_dir)
         name = previous.get("name") or section.name or generated_run_name(options.config, options.task)
-        run = start_run(options.settings, experiment_dir, options.config, name=name, job_type="train",
+        run = start_run(options.settings, run_dir, options.config, name=name, job_type="train",
                         group=previous.get("group") or name, previous=previous or None)
         self._wandb_run = run
-        save_run_record(experiment_dir, run)
+        save_run_record(run_dir, run)
         if previous and run.run_id:
-            self._wandb_say_resumed(previous, experiment_dir)
+            self._wandb_say_resumed(previous, run_dir)
         run.attach_files(options.files, code_root=os.getcwd() if section.save_code else None)
-        sinks: List[Any] = [JsonlBackup(os.path.join(experiment_dir, "metrics.jsonl"))]
+        sinks: List[Any] = [JsonlBackup(os.path.join(run_dir, "metrics.jsonl"))]
         if run.mirrors_scalars:
             sinks.append(run)
         if section.videos and not isinstance(run, NullRun):
@@ -128,6 +132,16 @@ class WandbMixin(Mixin):
             self._wandb_grad_norms = GradNormTracker(self.optimizer, scale)
         if not isinstance(run, NullRun):
             self._wandb_checkpoints = CheckpointLogger(run, section.checkpoints)
+
+    def _wandb_claim_folder(self, experiment_dir: str) -> str:
+        """Claim the folder this run's own files go to: ``experiment_dir``, or a subfolder of its own when another
+        live run already writes there (both started in the same second); say so then."""
+        self._wandb_dir, self._wandb_claim, shared = claim_run_folder(experiment_dir)
+        if shared:
+            say("another live run (process {}) writes to {}: this run's W&B run, metrics.jsonl and wandb_run.json go "
+                "to {}; its checkpoints and TensorBoard files still share the folder (give runs started together "
+                "distinct experiment names)".format(holder(experiment_dir), experiment_dir, self._wandb_dir))
+        return self._wandb_dir
 
     def _wandb_previous_run(self, experiment_dir: str) -> Dict[str, Any]:
         """The run to continue when the agent was restored from a checkpoint of a W&B run: its record in
@@ -249,7 +263,8 @@ class WandbMixin(Mixin):
 
         It is labelled with the last epoch whose update finished: rl_games counts an epoch from its start, so an
         interruption before the epoch wrote its scalars holds the weights (and frames) of the epoch before, and a
-        resume from it trains the interrupted epoch again under its own number."""
+        resume from it trains the interrupted epoch again under its own number. Before the first epoch finished
+        there is nothing to keep: no checkpoint."""
         writer = self._wandb_writer
         if getattr(self, "writer", None) is None or writer is None:
             return None
@@ -257,8 +272,11 @@ class WandbMixin(Mixin):
         name = str(getattr(self, "config", {}).get("name", "model"))
         fn = os.path.join(folder, name + "_interrupt")
         started = int(getattr(self, "epoch_num", 0))
+        finished = started if writer.pending else started - 1
+        if finished < 1:
+            return None
         self._wandb_save_reason = "interrupt"
-        self.epoch_num = started if writer.pending else max(0, started - 1)
+        self.epoch_num = finished
         try:
             self.save(fn)
         except Exception as exc:
@@ -292,8 +310,11 @@ class WandbMixin(Mixin):
         run = self._wandb_run
         run.finish(exit_code)
         if not isinstance(run, NullRun):
-            save_run_record(self._wandb_experiment_dir(), run)
+            save_run_record(self._wandb_dir or self._wandb_experiment_dir(), run)
         self._wandb_run = NullRun()
+        if self._wandb_claim is not None:
+            self._wandb_claim.release()
+            self._wandb_claim = None
 
     def _wandb_rewire(self, old: Any, new: Any) -> None:
         """Point the observers that copied ``self.writer`` at init time to ``new``, however they are composed: an

@@ -1,6 +1,8 @@
 """Task registry and rl_games wiring: env/vecenv registration, config loading, a Runner with the AMP agent."""
 
 import copy
+import os
+from datetime import datetime
 from typing import Any, Dict, Mapping, Optional, Tuple, Union
 
 import torch
@@ -99,3 +101,28 @@ def build_rl_config(task: str, cfg_env: Mapping[str, Any], cfg_train: Mapping[st
     params["load_checkpoint"] = checkpoint is not None
     params["load_path"] = checkpoint
     return {"params": params}
+
+
+def claim_experiment(rl_config: Dict[str, Any]) -> Tuple[str, bool]:
+    """(the training run's experiment folder, whether this call created it).
+
+    A new experiment is named as rl_games names it, ``<name>_<day-hour-minute-second>``, and created here, so a run
+    started in the same second (a seed loop with ``&``, sweep agents on one node) gets ``<name>_<time>_2``: two runs
+    never share a folder. A resume keeps the folder its config names.
+    """
+    config = rl_config["params"]["config"]
+    train_dir = config.get("train_dir", "runs")
+    if config.get("full_experiment_name"):
+        return os.path.join(train_dir, config["full_experiment_name"]), False
+    stamp = config["name"] + datetime.now().strftime("_%d-%H-%M-%S")
+    os.makedirs(train_dir, exist_ok=True)
+    name, number = stamp, 1
+    while True:
+        try:
+            os.mkdir(os.path.join(train_dir, name))
+        except FileExistsError:
+            number += 1
+            name = "{}_{}".format(stamp, number)
+            continue
+        config["full_experiment_name"] = name
+        return os.path.join(train_dir, name), True
