@@ -2,6 +2,7 @@
 import json
 import math
 import os
+import shutil
 import sys
 import warnings
 from typing import Any, Iterable, Mapping, Optional
@@ -61,16 +62,20 @@ _BAR_FIELDS = (("rew", "rewards/mean"), ("fps", "performance/total_fps"), ("fps"
                ("lr", "info/last_lr"), ("grad_norm", "info/grad_norm"))
 
 
+_BAR_ROOM = 50
+"""Columns a bar line needs besides its postfix: percentage, counts, times and rate, and 10 for the bar itself."""
+
+
 class ProgressBar:
-    """A tqdm bar over epochs: frames, fps, mean reward, the main losses, learning rate and gradient norm (before
-    clipping); silent off a terminal."""
+    """A tqdm bar over epochs: the row's frame (the x-axis value on W&B and TensorBoard), fps, mean reward, the main
+    losses, learning rate and gradient norm (before clipping), as many as leave the bar room; silent off a terminal."""
 
     def __init__(self, total_epochs: Optional[int], initial_epoch: int = 0, stream: Any = None):
         from tqdm import tqdm
 
-        stream = stream or sys.stderr
-        self._bar = tqdm(total=total_epochs, initial=initial_epoch, unit="epoch", file=stream,
-                         disable=not stream.isatty(), dynamic_ncols=True)
+        self._stream = stream or sys.stderr
+        self._bar = tqdm(total=total_epochs, initial=initial_epoch, unit="epoch", file=self._stream,
+                         disable=not self._stream.isatty(), dynamic_ncols=True)
 
     @property
     def enabled(self) -> bool:
@@ -79,13 +84,23 @@ class ProgressBar:
 
     def log_row(self, row: Mapping[str, Any]) -> None:
         """Advance to the row's epoch and show its main numbers."""
-        shown = {"frames": int(row.get("frame", 0))}
+        shown = {"frame": str(int(row.get("frame", 0)))}
+        room = self._columns() - _BAR_ROOM
         for label, key in _BAR_FIELDS:
             value = row.get(key)
             if label not in shown and isinstance(value, float) and math.isfinite(value):
-                shown[label] = "{:.4g}".format(value)
+                text = "{:.4g}".format(value)
+                if len(", ".join("{}={}".format(k, v) for k, v in shown.items())) + len(label) + len(text) + 3 > room:
+                    break
+                shown[label] = text
         self._bar.set_postfix(shown, refresh=False)
         self._bar.update(max(0, int(row.get("epoch", self._bar.n)) - self._bar.n))
+
+    def _columns(self) -> int:
+        try:
+            return os.get_terminal_size(self._stream.fileno()).columns
+        except (AttributeError, OSError, ValueError):
+            return shutil.get_terminal_size().columns
 
     def close(self) -> None:
         """Close the bar."""

@@ -14,7 +14,8 @@ ROW = {"frame": 4096, "epoch": 3, "rewards/mean": 12.5, "performance/total_fps":
        "losses/a_loss": -0.01, "losses/c_loss": float("nan"), "info/last_lr": 0.0003, "info/grad_norm": 1.25}
 
 
-def test_progress_bar_shows_epoch_frames_fps_reward_losses_lr_and_grad_norm_on_a_terminal():
+def test_progress_bar_shows_epoch_frame_fps_reward_losses_lr_and_grad_norm_on_a_terminal(monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")
     out = Terminal()
     bar = ProgressBar(total_epochs=10, stream=out)
     assert bar.enabled
@@ -22,9 +23,20 @@ def test_progress_bar_shows_epoch_frames_fps_reward_losses_lr_and_grad_norm_on_a
     bar.close()
     text = out.getvalue()
     assert "3/10" in text
-    for piece in ("frames=4096", "rew=12.5", "fps=4e+04", "a_loss=-0.01", "lr=0.0003", "grad_norm=1.25"):
+    for piece in ("frame=4096", "rew=12.5", "fps=4e+04", "a_loss=-0.01", "lr=0.0003", "grad_norm=1.25"):
         assert piece in text, text
     assert "c_loss" not in text
+
+
+def test_an_80_column_terminal_keeps_the_bar_visible_and_drops_postfix_fields_from_the_end(monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    out = Terminal()
+    bar = ProgressBar(total_epochs=10, stream=out)
+    bar.log_row(ROW)
+    bar.close()
+    line = out.getvalue().split("\r")[-1].strip()
+    postfix = line[line.index("frame="):].rstrip("]")
+    assert len(postfix) <= 80 - 50 and "frame=4096" in postfix and "grad_norm" not in postfix, line
 
 
 def test_progress_bar_is_silent_off_a_terminal():

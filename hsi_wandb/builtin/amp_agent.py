@@ -119,8 +119,9 @@ class AMPAgent(a2c_continuous.A2CAgent):
 
     def play_steps(self) -> Dict[str, Any]:
         """rl_games rollout; adds the flattened AMP observations to the batch. Every capture_video_freq epochs
-        (with capture_video) it starts recording ``videos/train/epoch_<epoch>.mp4`` in the experiment folder."""
-        if self._recorder is not None and self.epoch_num % self._capture_video_freq == 0:
+        (with capture_video), and at the first epoch so a short trial has one too, it starts recording
+        ``videos/train/epoch_<epoch>.mp4`` in the experiment folder."""
+        if self._recorder is not None and (self.epoch_num == 1 or self.epoch_num % self._capture_video_freq == 0):
             self._recorder.start("epoch_{:05d}".format(self.epoch_num))
         self._rollout_step = 0
         batch_dict = super().play_steps()
@@ -330,7 +331,7 @@ class AMPAgent(a2c_continuous.A2CAgent):
                     if self.print_stats:
                         reward = "{:.3f}".format(self.mean_rewards) if self.game_rewards.current_size > 0 else "n/a"
                         print("epoch {} frame {} reward {} fps {:.0f} epoch time {:.2f}s".format(
-                            epoch_num, self.frame, reward, curr_frames / sum_time, time.time() - epoch_start))
+                            epoch_num, frame, reward, curr_frames / sum_time, time.time() - epoch_start))
                     if periodic or is_last:
                         self.save(model_output_file)
                     if periodic and self._save_intermediate:
