@@ -7,15 +7,17 @@
 """
 import argparse
 import os
+import shutil
 import sys
 import tempfile
 import time
 import warnings
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, NoReturn, Optional, Tuple
 
 import yaml
 
 from hsi_wandb import ConfigError, load_run_record, resolve_settings
+from hsi_wandb.builtin.console import quiet_console
 from hsi_wandb.builtin.inputs import (CONFIG_STEMS, DEFAULT_TASK, ENV_KEYS, PROJECT_ROOT, TRAIN_KEYS, UsageError,
                                       check_batch, check_config, check_flags, check_motion_file, check_rl_games,
                                       default_config_paths, lookup, source_of)
@@ -29,9 +31,17 @@ BATCH_FLAGS = ("minibatch_size", "num_envs", "horizon_length")
 VIDEO_FLAGS = ("capture_video", "capture_video_freq", "capture_video_len")
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """Bad flags are one line, as every other bad input is (the usage is in ``--help``)."""
+
+    def error(self, message: str) -> NoReturn:
+        """Print ``run.py: error: <message>`` and exit 2."""
+        self.exit(2, "{}: error: {} (see --help)\n".format(self.prog, message))
+
+
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     """The flags ASE/TokenHSI users type, with the same meanings; trailing overrides may sit between flags."""
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = OneLineParser(prog="run.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--task", default=DEFAULT_TASK, help="built-in task name (default: %(default)s)")
     p.add_argument("--cfg_env", help="env config YAML (default: cfg/env/<task>.yaml)")
     p.add_argument("--cfg_train", help="training config YAML (default: cfg/train/<task>_amp.yaml)")
@@ -68,6 +78,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                    help="wandb.tags (repeatable); the tags end at the next flag or at the first key.path=value")
     w.add_argument("--wandb_mode", choices=("online", "offline", "disabled"), help="wandb.mode")
     w.add_argument("--no_progress", action="store_true", help="no progress bar")
+    p.add_argument("--verbose", action="store_true",
+                   help="also show what rl_games, gym and W&B print (parameter lists, banners, W&B's run summary)")
     p.add_argument("--preset", help="a named experiment from --presets_file (overrides, group, tags, notes)")
     p.add_argument("--presets_file", default=DEFAULT_PRESETS, help="presets YAML (default: cfg/presets.yaml)")
     p.add_argument("--dry_run", action="store_true",
@@ -317,12 +329,14 @@ def rl_config_for(args: argparse.Namespace, task: str, cfg_env: Dict[str, Any], 
 
 
 class RewardReport:
-    """An rl_games algo observer that remembers the mean episode reward of the first and the last epoch."""
+    """An rl_games algo observer that counts finished epochs and remembers the mean episode reward of the first and
+    the last epoch that had finished episodes, with their epoch numbers."""
 
     def __init__(self):
         self.algo: Any = None
-        self.first: Optional[float] = None
-        self.last: Optional[float] = None
+        self.epochs = 0
+        self.first: Optional[Tuple[int, float]] = None
+        self.last: Optional[Tuple[int, float]] = None
 
     def before_init(self, base_name: str, config: Dict[str, Any], experiment_name: str) -> None:
         """Nothing to prepare."""
@@ -341,12 +355,21 @@ class RewardReport:
         """Nothing to clear."""
 
     def after_print_stats(self, frame: int, epoch_num: int, total_time: float) -> None:
-        """Record the current mean episode reward."""
+        """Count the epoch and record its mean episode reward."""
+        self.epochs += 1
         meter = self.algo.game_rewards
         if meter.current_size > 0:
-            self.last = float(meter.get_mean()[0])
+            self.last = (epoch_num, float(meter.get_mean()[0]))
             if self.first is None:
                 self.first = self.last
+
+    def summary(self) -> str:
+        """``mean episode reward: 11.827 at epoch 2 (the first with a finished episode) -> 16.774 at epoch 3``."""
+        if self.first is None or self.last is None:
+            return "mean episode reward: n/a (no episode finished in {} epoch(s))".format(self.epochs)
+        first = "{:.3f} at epoch {}{}".format(self.first[1], self.first[0],
+                                              " (the first with a finished episode)" if self.first[0] > 1 else "")
+        return "mean episode reward: {} -> {:.3f} at epoch {}".format(first, self.last[1], self.last[0])
 
 
 def train(args: argparse.Namespace, cfg_env: Dict[str, Any], cfg_train: Dict[str, Any]) -> int:
@@ -360,30 +383,35 @@ def train(args: argparse.Namespace, cfg_env: Dict[str, Any], cfg_train: Dict[str
 def train_once(args: argparse.Namespace, cfg_env: Dict[str, Any], cfg_train: Dict[str, Any],
                scratch: Optional[str] = None) -> int:
     """Train once; ``scratch``: a dry run of a resume, written there (offline) so the resumed run is untouched."""
-    from hsi_wandb.builtin.registry import build_runner
+    from hsi_wandb.builtin.registry import build_runner, claim_experiment
 
     rl_config = rl_config_for(args, args.task, cfg_env, cfg_train, args.checkpoint, train_dir=scratch)
     report = RewardReport()
-    runner = build_runner(report)
-    logged = dict(cfg_train, params=rl_config["params"])
-    overrides = dict(wandb_overrides(args), **({"mode": "offline"} if scratch else {}))
-    apply_to_runner(runner, logged, source=args.cfg_train, extra_config={"env": cfg_env, "args": vars(args)},
-                    task=args.task, overrides=overrides, files=[args.cfg_train, args.cfg_env], dry_run=args.dry_run)
-    runner.load(rl_config)
     started = time.time()
-    runner.run({"train": True, "play": False, "checkpoint": args.checkpoint})
-    print("mean episode reward: first epoch {} -> last epoch {} ({:.1f} s)".format(
-        _fmt(report.first), _fmt(report.last), time.time() - started))
+    experiment_dir, created = None, False
+    try:
+        experiment_dir, created = claim_experiment(rl_config)
+        runner = build_runner(report)
+        logged = dict(cfg_train, params=rl_config["params"])
+        overrides = dict(wandb_overrides(args), **({"mode": "offline"} if scratch else {}))
+        apply_to_runner(runner, logged, source=args.cfg_train, extra_config={"env": cfg_env, "args": vars(args)},
+                        task=args.task, overrides=overrides, files=[args.cfg_train, args.cfg_env],
+                        dry_run=args.dry_run)
+        runner.load(rl_config)
+        runner.run({"train": True, "play": False, "checkpoint": args.checkpoint})
+    except KeyboardInterrupt:
+        if report.epochs or not created or experiment_dir is None:
+            raise
+        shutil.rmtree(experiment_dir, ignore_errors=True)
+        raise KeyboardInterrupt("before the first epoch finished: nothing was trained; removed {}".format(
+            experiment_dir))
+    print("{} ({:.1f} s)".format(report.summary(), time.time() - started))
     if args.dry_run:
         record = load_run_record(report.algo.experiment_dir) if report.algo is not None else {}
         print("dry run: configs valid, one epoch trained, no checkpoint written{}; W&B run: {}".format(
             ", the run it resumes left untouched (a scratch folder, deleted)" if scratch else "",
             "{} ({}, {})".format(record["run_id"], record["mode"], record["sync_dir"]) if record else "none"))
     return 0
-
-
-def _fmt(value: Optional[float]) -> str:
-    return "n/a" if value is None else "{:.3f}".format(value)
 
 
 def evaluation_settings(args: argparse.Namespace, cfg_train: Dict[str, Any]) -> Dict[str, Any]:
@@ -422,11 +450,14 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         check_rl_games()
         cfg_env, cfg_train, _ = load_configs(args)
-        return evaluate(args, cfg_env, cfg_train) if args.test else train(args, cfg_env, cfg_train)
+        with quiet_console(args.verbose):
+            return evaluate(args, cfg_env, cfg_train) if args.test else train(args, cfg_env, cfg_train)
     except UsageError as exc:
         print("run.py: error: {}".format(exc), file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
+        if str(exc):
+            print("run.py: interrupted {}".format(exc), file=sys.stderr)
         return 130
 
 

@@ -375,7 +375,7 @@ class WandbRun:
 
     def finish(self, exit_code: int = 0) -> None:
         """Send the queued rows (bounded by ``CALL_TIMEOUT``); finish the run if hsi_wandb started it, and print
-        how to sync an offline run."""
+        how to sync an offline run that has rows."""
         flushed = self._flush()
         if not self._owned:
             return
@@ -399,7 +399,7 @@ class WandbRun:
         if self._failed or not finished:
             self._forget_dead_run()
         self._restore_data_dir()
-        if self.mode == "offline":
+        if self.mode == "offline" and self.last_step is not None:
             experiment_dir = os.path.dirname(os.path.dirname(self.sync_dir))
             say("offline run saved; to upload it with its checkpoints, from any directory: python -m hsi_wandb sync "
                 "{} (or, from this directory only: wandb sync {})".format(
@@ -468,6 +468,8 @@ def start_run(settings: WandbSettings, run_dir: str, config: Mapping[str, Any], 
                          group, previous, environ)
     started = WandbRun(wandb, run, owned=True, previous=previous)
     started.define_axes()
+    if mode == "online" and getattr(getattr(run, "settings", None), "silent", False):
+        say("W&B run {}: {}".format(getattr(run, "name", ""), getattr(run, "url", "")))
     return started
 
 
