@@ -234,9 +234,9 @@ def test_an_empty_videos_key_is_refused(value):
 
 
 @pytest.mark.slow
-def test_with_wandb_off_the_videos_are_still_written(tmp_path, monkeypatch):
+def test_with_wandb_off_the_first_epoch_is_recorded_whatever_the_frequency(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    assert run.main(["--no_wandb", "--capture_video", "--capture_video_freq", "1", "--capture_video_len", "4",
+    assert run.main(["--no_wandb", "--capture_video", "--capture_video_len", "4",
                      "--max_iterations", "1", "--num_envs", "64", "--minibatch_size", "1024", "--output_path", "out",
                      "--no_progress", "params.config.amp_obs_demo_buffer_size=4096",
                      "params.config.amp_replay_buffer_size=4096", "params.config.amp_minibatch_size=512"]) == 0
