@@ -20,7 +20,7 @@ from hsi_wandb.builtin.inputs import (CONFIG_STEMS, DEFAULT_TASK, ENV_KEYS, PROJ
                                       check_batch, check_config, check_flags, check_motion_file, check_rl_games,
                                       default_config_paths, lookup, source_of)
 from hsi_wandb.builtin.rollout_video import encoder_missing
-from hsi_wandb.config import parse_wandb_section
+from hsi_wandb.config import parse_use_wandb, parse_wandb_section
 from hsi_wandb.numbers import number_in_text
 from hsi_wandb.rl_games_mixin import apply_to_runner
 
@@ -140,15 +140,20 @@ def set_path(cfg: Dict[str, Any], path: str, value: Any, source: str) -> None:
 
 
 def assign(cfg: Dict[str, Any], path: str, value: Any, source: str) -> None:
-    """Set a dotted path for an override or preset; a ``wandb.<key>`` is checked at once and may be new."""
+    """Set a dotted path for an override or preset; ``use_wandb`` and a ``wandb.<key>`` are checked at once (a bad
+    value is the override's or preset's, not the file's) and may be new."""
     section, _, key = path.partition(".")
-    if section == "wandb" and key and isinstance(cfg.get("wandb") or {}, dict):
-        try:
+    try:
+        if path == "use_wandb":
+            parse_use_wandb(value, source)
+            cfg["use_wandb"] = value
+            return
+        if section == "wandb" and key and isinstance(cfg.get("wandb") or {}, dict):
             parse_wandb_section({key: value}, source)
-        except ConfigError as exc:
-            raise UsageError(str(exc))
-        cfg["wandb"] = dict(cfg.get("wandb") or {}, **{key: value})
-        return
+            cfg["wandb"] = dict(cfg.get("wandb") or {}, **{key: value})
+            return
+    except ConfigError as exc:
+        raise UsageError(str(exc))
     set_path(cfg, path, value, source)
 
 
