@@ -127,17 +127,18 @@ def test_dry_run_from_a_third_directory_finds_every_segment_of_a_moved_copy(segm
     folders = [os.path.basename(d) for d in offline_runs(exp_dir)]
     assert [line.split()[1] for line in proc.stdout.splitlines() if line.startswith("  ") and line[2].isdigit()] == [
         str(moved / "wandb" / f) for f in folders]
-    snapshots = sorted(os.path.relpath(p, str(moved / "wandb")).split(os.sep, 1)[1]
-                       for p in glob.glob(str(moved / "wandb/offline-run-*/checkpoints/*.pth")))
-    listed = sorted(line.split()[0] for line in proc.stdout.splitlines() if line.startswith("     "))
-    assert listed == snapshots and "dry run, nothing uploaded: 3 segment(s) to upload" in proc.stdout
+    entries = ["{} (model, {:.1f} MB)".format(entry["path"], int(entry["size"]) / 1e6)
+               for folder in offline_runs(exp_dir) for artifact in OfflineRun(folder).artifacts
+               for entry in artifact["manifest"]["contents"]]
+    listed = [line.strip() for line in proc.stdout.splitlines() if line.startswith("     ")]
+    assert listed == entries and "dry run, nothing uploaded: 3 segment(s) to upload" in proc.stdout
 
     cli = sync.wandb_cli()
     pending = [s for segs in sync.plan([str(moved)], cli).values() for s in segs]
     workdir = sync.prepare_workdir(pending, str(tmp_path / "prepared"))
     for segment in pending:
-        for recorded, found in segment.files:
-            assert os.path.samefile(os.path.join(workdir, recorded), found), "wandb sync resolves it there"
+        for f in segment.files:
+            assert os.path.samefile(os.path.join(workdir, f.recorded), f.found), "wandb sync resolves it there"
 
     first = pending[0]
     open(os.path.join(first.folder, "run-{}.wandb.synced".format(first.run_id)), "w").close()
@@ -172,7 +173,7 @@ def test_no_credentials_unreachable_server_and_a_failing_wandb_sync_each_end_in_
     assert proc.stderr.strip().splitlines()[-1].startswith("hsi_wandb sync: error: W&B server 127.0.0.1:")
 
     (first,) = sync.find_segments([copy])[:1]
-    first.files = [(p, sync.locate(p, first.folder)) for p in sync.recorded_files(first.folder, sync.wandb_cli())]
+    first.files = sync.recorded_files(first.folder, sync.wandb_cli())
     with pytest.raises(sync.SyncError, match="wandb sync of .* failed: W&B server 127.0.0.1:.* unreachable"):
         sync.upload([first], sync.wandb_cli(), env)
     assert not first.synced
