@@ -8,7 +8,7 @@ import ssl
 import sys
 import threading
 import warnings
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 from urllib.parse import urlparse
 
 from ._wandb import load_wandb
@@ -53,7 +53,7 @@ class NullRun:
     def log_histograms(self, frame: int, epoch: int, arrays: Mapping[str, Any]) -> None:
         """Drop the histograms."""
 
-    def attach_files(self, paths: List[str], code_root: Optional[str] = None) -> None:
+    def attach_files(self, paths: List[str], code: Optional[Tuple[str, str]] = None) -> None:
         """Nothing to attach."""
 
     def log_table(self, key: str, columns: List[str], rows: List[List[Any]]) -> None:
@@ -308,15 +308,21 @@ class WandbRun:
             artifact.add_file(os.path.relpath(path), name=entry, skip_cache=True, policy="immutable")
         self._run.log_artifact(artifact, aliases=list(aliases))
 
-    def attach_files(self, paths: List[str], code_root: Optional[str] = None) -> None:
-        """Attach config files to the run, and with ``code_root`` a snapshot of its .py/.yaml files."""
+    def attach_files(self, paths: List[str], code: Optional[Tuple[str, str]] = None) -> None:
+        """Attach config files to the run, and with ``code`` (a folder and what it is, see
+        :func:`provenance.code_root`) a snapshot of its .py/.yaml files."""
         for path in paths:
             self._call("attach {}".format(path), self._attach_copy, path)
-        if code_root:
-            from .provenance import is_snapshot_file
+        if code:
+            self._call("snapshot the code", self._snapshot_code, *code)
 
-            self._call("snapshot the code", self._run.log_code, code_root,
-                       include_fn=lambda p, root=code_root: is_snapshot_file(p, root))
+    def _snapshot_code(self, root: str, origin: str) -> None:
+        """Log the .py/.yaml files under ``root`` as a ``code`` artifact; one warning when there is none."""
+        from .provenance import is_snapshot_file
+
+        if self._run.log_code(root, include_fn=lambda p, top=root: is_snapshot_file(p, top)) is None:
+            warnings.warn("hsi_wandb: wandb.save_code: no code snapshot, no .py or .yaml file under {}, {}".format(
+                root, origin), RuntimeWarning)
 
     def _attach_copy(self, path: str) -> None:
         """Copy ``path`` into the run's files folder (a link would point outside it) and save it from there."""

@@ -109,7 +109,7 @@ class WandbMixin(Mixin):
         save_run_record(experiment_dir, run)
         if previous and run.run_id:
             self._wandb_say_resumed(previous, experiment_dir)
-        run.attach_files(options.files, code_root=os.getcwd() if section.save_code else None)
+        run.attach_files(options.files, code=options.code if section.save_code else None)
         sinks: List[Any] = [JsonlBackup(os.path.join(experiment_dir, "metrics.jsonl"))]
         if run.mirrors_scalars:
             sinks.append(run)
