@@ -373,7 +373,8 @@ def train_once(args: argparse.Namespace, cfg_env: Dict[str, Any], cfg_train: Dic
     logged = dict(cfg_train, params=rl_config["params"])
     overrides = dict(wandb_overrides(args), **({"mode": "offline"} if scratch else {}))
     apply_to_runner(runner, logged, source=args.cfg_train, extra_config={"env": cfg_env, "args": vars(args)},
-                    task=args.task, overrides=overrides, files=[args.cfg_train, args.cfg_env], dry_run=args.dry_run)
+                    task=args.task, overrides=overrides, files=[args.cfg_train, args.cfg_env], dry_run=args.dry_run,
+                    scratch=scratch is not None)
     runner.load(rl_config)
     started = time.time()
     runner.run({"train": True, "play": False, "checkpoint": args.checkpoint})
@@ -383,7 +384,8 @@ def train_once(args: argparse.Namespace, cfg_env: Dict[str, Any], cfg_train: Dic
         record = load_run_record(report.algo.experiment_dir) if report.algo is not None else {}
         print("dry run: configs valid, one epoch trained, no checkpoint written{}; W&B run: {}".format(
             ", the run it resumes left untouched (a scratch folder, deleted)" if scratch else "",
-            "{} ({}, {})".format(record["run_id"], record["mode"], record["sync_dir"]) if record else "none"))
+            "{} ({}, {})".format(record["run_id"], record["mode"], "in the scratch folder" if scratch else
+                                 record["sync_dir"]) if record else "none"))
     return 0
 
 

@@ -3,6 +3,7 @@ import http.client
 import json
 import os
 import queue
+import shlex
 import shutil
 import ssl
 import sys
@@ -74,7 +75,7 @@ class NullRun:
         """Nothing to describe."""
         return {}
 
-    def finish(self, exit_code: int = 0) -> None:
+    def finish(self, exit_code: int = 0, sync_hint: bool = True) -> None:
         """Nothing to finish."""
 
 
@@ -379,9 +380,9 @@ class WandbRun:
         return dict(self._identity, sync_dir=self.sync_dir, sync_dirs=self._sync_dirs, last_step=self.last_step,
                     last_frame=self.last_frame)
 
-    def finish(self, exit_code: int = 0) -> None:
+    def finish(self, exit_code: int = 0, sync_hint: bool = True) -> None:
         """Send the queued rows (bounded by ``CALL_TIMEOUT``); finish the run if hsi_wandb started it, and print
-        how to sync an offline run."""
+        how to sync an offline run (unless ``sync_hint`` is False: a run in a folder about to be deleted)."""
         flushed = self._flush()
         if not self._owned:
             return
@@ -405,11 +406,12 @@ class WandbRun:
         if self._failed or not finished:
             self._forget_dead_run()
         self._restore_data_dir()
-        if self.mode == "offline":
+        if self.mode == "offline" and sync_hint:
             experiment_dir = os.path.dirname(os.path.dirname(self.sync_dir))
             say("offline run saved; to upload it with its checkpoints, from any directory: python -m hsi_wandb sync "
                 "{} (or, from this directory only: wandb sync {})".format(
-                    _relative_if_inside(experiment_dir), " ".join(_relative_if_inside(d) for d in self._sync_dirs)))
+                    shlex.quote(os.path.abspath(experiment_dir)),
+                    " ".join(shlex.quote(_relative_if_inside(d)) for d in self._sync_dirs)))
 
 
 def _define_axes(run: Any) -> None:

@@ -26,6 +26,8 @@ class WandbOptions:
     """Config files attached to the run."""
     dry_run: bool = False
     """Write no checkpoint (the runner trains one epoch)."""
+    scratch: bool = False
+    """The run is written to a folder deleted after training (``run.py --dry_run --resume 1``): nothing to sync."""
     code: Tuple[str, str] = ("", "")
     """The folder the code snapshot (``wandb.save_code``) and the git commit come from, and what it is."""
 
@@ -33,7 +35,7 @@ class WandbOptions:
 def make_options(train_cfg: Mapping[str, Any], source: str = "<config>",
                  extra_config: Optional[Mapping[str, Any]] = None, task: Optional[str] = None,
                  overrides: Optional[Mapping[str, Any]] = None, files: Optional[List[str]] = None,
-                 dry_run: bool = False) -> WandbOptions:
+                 dry_run: bool = False, scratch: bool = False) -> WandbOptions:
     """Validate the W&B switches (ConfigError before training) and bundle the run config with provenance.
 
     ``overrides`` are command-line values for the ``wandb:`` section (plus ``use_wandb``).
@@ -46,7 +48,7 @@ def make_options(train_cfg: Mapping[str, Any], source: str = "<config>",
     if git:
         config["git"] = git
     return WandbOptions(settings, config, task, list(files or ([source] if os.path.isfile(source) else [])),
-                        dry_run, code)
+                        dry_run, scratch, code)
 
 
 _default_options: Optional[WandbOptions] = None
