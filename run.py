@@ -27,6 +27,8 @@ from hsi_wandb.rl_games_mixin import apply_to_runner
 DEFAULT_PRESETS = os.path.join(PROJECT_ROOT, "cfg", "presets.yaml")
 BATCH_FLAGS = ("minibatch_size", "num_envs", "horizon_length")
 VIDEO_FLAGS = ("capture_video", "capture_video_freq", "capture_video_len")
+WANDB_CHECKS = {"use_wandb": parse_use_wandb, "wandb": parse_wandb_section}
+"""The top-level W&B keys of a training config and their checks."""
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -140,13 +142,13 @@ def set_path(cfg: Dict[str, Any], path: str, value: Any, source: str) -> None:
 
 
 def assign(cfg: Dict[str, Any], path: str, value: Any, source: str) -> None:
-    """Set a dotted path for an override or preset; ``use_wandb`` and a ``wandb.<key>`` are checked at once (a bad
-    value is the override's or preset's, not the file's) and may be new."""
+    """Set a dotted path for an override or preset; ``use_wandb``, ``wandb`` and a ``wandb.<key>`` are checked at
+    once (a bad value is the override's or preset's, not the file's) and may be new."""
     section, _, key = path.partition(".")
     try:
-        if path == "use_wandb":
-            parse_use_wandb(value, source)
-            cfg["use_wandb"] = value
+        if path in WANDB_CHECKS:
+            WANDB_CHECKS[path](value, source)
+            cfg[path] = value
             return
         if section == "wandb" and key and isinstance(cfg.get("wandb") or {}, dict):
             parse_wandb_section({key: value}, source)

@@ -74,6 +74,7 @@ CASES = [
      "--preset onlin (presets.yaml): `wandb.mode` is 'onlin'; allowed: online, offline, disabled"),
     (["wandb.mode=onlin"], "override wandb.mode=onlin: `wandb.mode` is 'onlin'; allowed: online, offline, disabled"),
     (["use_wandb=maybe"], "override use_wandb=maybe: `use_wandb` is 'maybe'; allowed: True, False, auto"),
+    (["wandb={project: 1}"], "override wandb={project: 1}: `wandb.project` must be a string, got 1"),
     (["--presets_file", "presets.yaml", "--preset", "maybe"],
      "--preset maybe (presets.yaml): `use_wandb` is 'maybe'; allowed: True, False, auto"),
     (["wandb.histogram_freq=2.5"], "override wandb.histogram_freq=2.5: `wandb.histogram_freq` must be a whole "
