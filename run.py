@@ -22,13 +22,15 @@ from hsi_wandb.builtin.inputs import (CONFIG_STEMS, DEFAULT_TASK, ENV_KEYS, PROJ
                                       check_batch, check_config, check_flags, check_motion_file, check_rl_games,
                                       default_config_paths, lookup, source_of)
 from hsi_wandb.builtin.rollout_video import encoder_missing
-from hsi_wandb.config import parse_wandb_section
+from hsi_wandb.config import parse_use_wandb, parse_wandb_section
 from hsi_wandb.numbers import number_in_text
 from hsi_wandb.rl_games_mixin import apply_to_runner
 
 DEFAULT_PRESETS = os.path.join(PROJECT_ROOT, "cfg", "presets.yaml")
 BATCH_FLAGS = ("minibatch_size", "num_envs", "horizon_length")
 VIDEO_FLAGS = ("capture_video", "capture_video_freq", "capture_video_len")
+WANDB_CHECKS = {"use_wandb": parse_use_wandb, "wandb": parse_wandb_section}
+"""The top-level W&B keys of a training config and their checks."""
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -152,15 +154,20 @@ def set_path(cfg: Dict[str, Any], path: str, value: Any, source: str) -> None:
 
 
 def assign(cfg: Dict[str, Any], path: str, value: Any, source: str) -> None:
-    """Set a dotted path for an override or preset; a ``wandb.<key>`` is checked at once and may be new."""
+    """Set a dotted path for an override or preset; ``use_wandb``, ``wandb`` and a ``wandb.<key>`` are checked at
+    once (a bad value is the override's or preset's, not the file's) and may be new."""
     section, _, key = path.partition(".")
-    if section == "wandb" and key and isinstance(cfg.get("wandb") or {}, dict):
-        try:
+    try:
+        if path in WANDB_CHECKS:
+            WANDB_CHECKS[path](value, source)
+            cfg[path] = value
+            return
+        if section == "wandb" and key and isinstance(cfg.get("wandb") or {}, dict):
             parse_wandb_section({key: value}, source)
-        except ConfigError as exc:
-            raise UsageError(str(exc))
-        cfg["wandb"] = dict(cfg.get("wandb") or {}, **{key: value})
-        return
+            cfg["wandb"] = dict(cfg.get("wandb") or {}, **{key: value})
+            return
+    except ConfigError as exc:
+        raise UsageError(str(exc))
     set_path(cfg, path, value, source)
 
 
@@ -396,7 +403,7 @@ def train_once(args: argparse.Namespace, cfg_env: Dict[str, Any], cfg_train: Dic
         overrides = dict(wandb_overrides(args), **({"mode": "offline"} if scratch else {}))
         apply_to_runner(runner, logged, source=args.cfg_train, extra_config={"env": cfg_env, "args": vars(args)},
                         task=args.task, overrides=overrides, files=[args.cfg_train, args.cfg_env],
-                        dry_run=args.dry_run)
+                        dry_run=args.dry_run, scratch=scratch is not None)
         runner.load(rl_config)
         runner.run({"train": True, "play": False, "checkpoint": args.checkpoint})
     except KeyboardInterrupt:
@@ -410,7 +417,8 @@ def train_once(args: argparse.Namespace, cfg_env: Dict[str, Any], cfg_train: Dic
         record = load_run_record(report.algo.experiment_dir) if report.algo is not None else {}
         print("dry run: configs valid, one epoch trained, no checkpoint written{}; W&B run: {}".format(
             ", the run it resumes left untouched (a scratch folder, deleted)" if scratch else "",
-            "{} ({}, {})".format(record["run_id"], record["mode"], record["sync_dir"]) if record else "none"))
+            "{} ({}, {})".format(record["run_id"], record["mode"], "in the scratch folder" if scratch else
+                                 record["sync_dir"]) if record else "none"))
     return 0
 
 

@@ -1,19 +1,32 @@
 """hsi_wandb: mirror rl_games / IsaacGym-style training (TensorBoard scalars, checkpoints) to Weights & Biases.
 
 The core here is framework-agnostic; the rl_games adapter is ``hsi_wandb.rl_games_mixin`` and the built-in
-tasks and AMP agent are ``hsi_wandb.builtin``. Example with any SummaryWriter::
+tasks and AMP agent are ``hsi_wandb.builtin``. Example with any SummaryWriter: scalars one row per epoch, each
+checkpoint a version of a ``model`` artifact (the last one ``final``)::
 
-    from hsi_wandb import resolve_settings, start_run, WandbWriter
+    import torch
+    from torch.utils.tensorboard import SummaryWriter
 
+    from hsi_wandb import CheckpointLogger, WandbWriter, resolve_settings, start_run
+
+    cfg = {"use_wandb": True, "wandb": {"project": "my-project", "mode": "offline"}}  # your training YAML, loaded
+    model = torch.nn.Linear(4, 2)
     run = start_run(resolve_settings(cfg, "train.yaml"), run_dir="runs/exp", config=cfg)
     writer = WandbWriter(SummaryWriter("runs/exp/summaries"), run)
-    writer.begin_epoch(1)
-    writer.add_scalar("losses/a_loss", 0.1, 4096)
+    checkpoints = CheckpointLogger(run)
+    for epoch in range(1, 3):
+        frame = 4096 * epoch
+        writer.begin_epoch(epoch)
+        writer.add_scalar("losses/a_loss", 0.1 / epoch, frame)
+        torch.save(model.state_dict(), "runs/exp/model.pth")
+        checkpoints.add("runs/exp/model.pth", {"epoch": epoch, "frame": frame})
     writer.close()
+    checkpoints.close(final=True)
     run.finish(0)
 
 Environment:
-    WANDB_MODE      online | offline | disabled (any case; empty is unset); overrides ``wandb.mode``.
+    WANDB_MODE      online | offline | disabled, or W&B's run | dryrun (any case; empty is unset); overrides
+                    ``wandb.mode``.
     WANDB_API_KEY   credentials (also read from ./.env); without them online falls back to offline.
     WANDB_BASE_URL  the W&B server; probed before an online start.
 """

@@ -217,8 +217,8 @@ def _environment_values(environ: Mapping[str, str]) -> Dict[str, Any]:
         values["tags"] = [t.strip() for t in values["tags"].split(",") if t.strip()]
     if "mode" in values:
         mode = values["mode"].strip().lower()
+        _check_choice("environment", "WANDB_MODE", mode, MODES + tuple(_ENV_MODE_ALIASES))
         values["mode"] = _ENV_MODE_ALIASES.get(mode, mode)
-        _check_choice("environment", "WANDB_MODE", values["mode"], MODES)
     return values
 
 

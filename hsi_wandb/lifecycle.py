@@ -3,12 +3,13 @@ import http.client
 import json
 import os
 import queue
+import shlex
 import shutil
 import ssl
 import sys
 import threading
 import warnings
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 from urllib.parse import urlparse
 
 from ._wandb import load_wandb
@@ -53,7 +54,7 @@ class NullRun:
     def log_histograms(self, frame: int, epoch: int, arrays: Mapping[str, Any]) -> None:
         """Drop the histograms."""
 
-    def attach_files(self, paths: List[str], code_root: Optional[str] = None) -> None:
+    def attach_files(self, paths: List[str], code: Optional[Tuple[str, str]] = None) -> None:
         """Nothing to attach."""
 
     def log_table(self, key: str, columns: List[str], rows: List[List[Any]]) -> None:
@@ -74,7 +75,7 @@ class NullRun:
         """Nothing to describe."""
         return {}
 
-    def finish(self, exit_code: int = 0) -> None:
+    def finish(self, exit_code: int = 0, sync_hint: bool = True) -> None:
         """Nothing to finish."""
 
 
@@ -308,15 +309,21 @@ class WandbRun:
             artifact.add_file(os.path.relpath(path), name=entry, skip_cache=True, policy="immutable")
         self._run.log_artifact(artifact, aliases=list(aliases))
 
-    def attach_files(self, paths: List[str], code_root: Optional[str] = None) -> None:
-        """Attach config files to the run, and with ``code_root`` a snapshot of its .py/.yaml files."""
+    def attach_files(self, paths: List[str], code: Optional[Tuple[str, str]] = None) -> None:
+        """Attach config files to the run, and with ``code`` (a folder and what it is, see
+        :func:`provenance.code_root`) a snapshot of its .py/.yaml files."""
         for path in paths:
             self._call("attach {}".format(path), self._attach_copy, path)
-        if code_root:
-            from .provenance import is_snapshot_file
+        if code:
+            self._call("snapshot the code", self._snapshot_code, *code)
 
-            self._call("snapshot the code", self._run.log_code, code_root,
-                       include_fn=lambda p, root=code_root: is_snapshot_file(p, root))
+    def _snapshot_code(self, root: str, origin: str) -> None:
+        """Log the .py/.yaml files under ``root`` as a ``code`` artifact; one warning when there is none."""
+        from .provenance import is_snapshot_file
+
+        if self._run.log_code(root, include_fn=lambda p, top=root: is_snapshot_file(p, top)) is None:
+            warnings.warn("hsi_wandb: wandb.save_code: no code snapshot, no .py or .yaml file under {}, {}".format(
+                root, origin), RuntimeWarning)
 
     def _attach_copy(self, path: str) -> None:
         """Copy ``path`` into the run's files folder (a link would point outside it) and save it from there."""
@@ -373,9 +380,9 @@ class WandbRun:
         return dict(self._identity, sync_dir=self.sync_dir, sync_dirs=self._sync_dirs, last_step=self.last_step,
                     last_frame=self.last_frame)
 
-    def finish(self, exit_code: int = 0) -> None:
+    def finish(self, exit_code: int = 0, sync_hint: bool = True) -> None:
         """Send the queued rows (bounded by ``CALL_TIMEOUT``); finish the run if hsi_wandb started it, and print
-        how to sync an offline run that has rows."""
+        how to sync an offline run that has rows (unless ``sync_hint`` is False: a run in a folder about to be deleted)."""
         flushed = self._flush()
         if not self._owned:
             return
@@ -399,11 +406,12 @@ class WandbRun:
         if self._failed or not finished:
             self._forget_dead_run()
         self._restore_data_dir()
-        if self.mode == "offline" and self.last_step is not None:
+        if self.mode == "offline" and sync_hint and self.last_step is not None:
             experiment_dir = os.path.dirname(os.path.dirname(self.sync_dir))
             say("offline run saved; to upload it with its checkpoints, from any directory: python -m hsi_wandb sync "
                 "{} (or, from this directory only: wandb sync {})".format(
-                    _relative_if_inside(experiment_dir), " ".join(_relative_if_inside(d) for d in self._sync_dirs)))
+                    shlex.quote(os.path.abspath(experiment_dir)),
+                    " ".join(shlex.quote(_relative_if_inside(d)) for d in self._sync_dirs)))
 
 
 def _define_axes(run: Any) -> None:

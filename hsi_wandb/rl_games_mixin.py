@@ -113,7 +113,7 @@ class WandbMixin(Mixin):
         save_run_record(run_dir, run)
         if previous and run.run_id:
             self._wandb_say_resumed(previous, run_dir)
-        run.attach_files(options.files, code_root=os.getcwd() if section.save_code else None)
+        run.attach_files(options.files, code=options.code if section.save_code else None)
         sinks: List[Any] = [JsonlBackup(os.path.join(run_dir, "metrics.jsonl"))]
         if run.mirrors_scalars:
             sinks.append(run)
@@ -159,6 +159,10 @@ class WandbMixin(Mixin):
         frame, last = int(getattr(self, "frame", 0)), previous.get("last_frame")
         message = "resuming W&B run {} at frame {} (epoch {})".format(
             previous["run_id"], frame, getattr(self, "epoch_num", 0))
+        if self._wandb_options.scratch:
+            say("dry run: " + message + " in a scratch folder, offline, deleted afterwards: the run and its experiment "
+                "folder are left untouched")
+            return
         if "sync_dirs" not in previous:
             message += (" in {}, a new experiment folder (the checkpoint is not in the run's own experiment folder); "
                         "its steps continue after step {} of the checkpoint".format(
@@ -206,7 +210,7 @@ class WandbMixin(Mixin):
     def save(self, fn: str) -> None:
         """Save as rl_games does, then hand the file to the checkpoint logger (a dry run writes nothing)."""
         if self._wandb_options.dry_run:
-            print("hsi_wandb: dry run, checkpoint {} not written".format(fn))
+            print("hsi_wandb: dry run, checkpoint {} not written".format(os.path.basename(checkpoint_path(fn))))
             return
         unshare(fn + ".pth")
         unshare(fn)
@@ -308,7 +312,7 @@ class WandbMixin(Mixin):
             self._wandb_checkpoints.close(final=final and exit_code == 0)
             self._wandb_checkpoints = None
         run = self._wandb_run
-        run.finish(exit_code)
+        run.finish(exit_code, sync_hint=not self._wandb_options.scratch)
         if not isinstance(run, NullRun):
             save_run_record(self._wandb_dir or self._wandb_experiment_dir(), run)
         self._wandb_run = NullRun()
@@ -364,7 +368,7 @@ def apply_to_runner(runner: Any, train_cfg: Mapping[str, Any], source: str = "<c
     Agents mirror their training; players that evaluate (TokenHSI's ``run_eval``) log their results to an eval run.
     Validates the config now (ConfigError names file, key and allowed values) and returns the resolved settings.
     Keyword arguments are those of :func:`make_options` (``extra_config``, ``task``, ``overrides``, ``files``,
-    ``dry_run``).
+    ``dry_run``, ``scratch``).
     """
     options = make_options(train_cfg, source, **kwargs)
     attach_to_builders(runner, attach, attach_player, options)

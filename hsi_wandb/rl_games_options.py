@@ -6,11 +6,11 @@ built from a ``WandbMixin`` subclass use, where no Runner hands them over.
 import dataclasses
 import os
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from .config import WandbSettings, resolve_settings
 from .numbers import with_numbers
-from .provenance import git_state
+from .provenance import code_root, git_state
 
 
 @dataclass
@@ -26,12 +26,16 @@ class WandbOptions:
     """Config files attached to the run."""
     dry_run: bool = False
     """Write no checkpoint (the runner trains one epoch)."""
+    scratch: bool = False
+    """The run is written to a folder deleted after training (``run.py --dry_run --resume 1``): nothing to sync."""
+    code: Tuple[str, str] = ("", "")
+    """The folder the code snapshot (``wandb.save_code``) and the git commit come from, and what it is."""
 
 
 def make_options(train_cfg: Mapping[str, Any], source: str = "<config>",
                  extra_config: Optional[Mapping[str, Any]] = None, task: Optional[str] = None,
                  overrides: Optional[Mapping[str, Any]] = None, files: Optional[List[str]] = None,
-                 dry_run: bool = False) -> WandbOptions:
+                 dry_run: bool = False, scratch: bool = False) -> WandbOptions:
     """Validate the W&B switches (ConfigError before training) and bundle the run config with provenance.
 
     ``overrides`` are command-line values for the ``wandb:`` section (plus ``use_wandb``).
@@ -39,11 +43,12 @@ def make_options(train_cfg: Mapping[str, Any], source: str = "<config>",
     settings = resolve_settings(train_cfg, source, overrides=overrides)
     config = with_numbers(dict(train_cfg, **(extra_config or {})))
     config["wandb"] = dataclasses.asdict(settings.wandb)
-    git = git_state()
+    code = code_root()
+    git = git_state(code[0])
     if git:
         config["git"] = git
     return WandbOptions(settings, config, task, list(files or ([source] if os.path.isfile(source) else [])),
-                        dry_run)
+                        dry_run, scratch, code)
 
 
 _default_options: Optional[WandbOptions] = None

@@ -32,14 +32,27 @@ class SyncError(Exception):
 
 
 @dataclass
+class ArtifactFile:
+    """A file an artifact of a segment refers to."""
+
+    recorded: str
+    """Its path as W&B recorded it (relative to the directory training ran in, or absolute)."""
+    entry: str
+    """Its name inside the artifact (``PointMassTraj.pth``, ``eval/results.table.json``): what the plan shows."""
+    kind: str
+    """The artifact's type (``model``, ``run_table``)."""
+    found: str
+    """Where the file is now."""
+
+
+@dataclass
 class Segment:
     """One offline run folder (``offline-run-<time>-<id>``): one segment of a run, and the files it refers to."""
 
     folder: str
     run_id: str
     started: str
-    files: List[Tuple[str, str]] = field(default_factory=list)
-    """(path as recorded, where that file is now)."""
+    files: List[ArtifactFile] = field(default_factory=list)
 
     @property
     def synced(self) -> bool:
@@ -49,7 +62,7 @@ class Segment:
     @property
     def missing(self) -> List[str]:
         """The files the segment's artifacts refer to that are not there."""
-        return [found for _, found in self.files if not os.path.isfile(found)]
+        return [f.found for f in self.files if not os.path.isfile(f.found)]
 
 
 def wandb_cli() -> str:
@@ -84,32 +97,40 @@ def find_segments(paths: Iterable[str]) -> List[Segment]:
     return segments
 
 
-def recorded_files(folder: str, cli: str) -> List[str]:
-    """The local file paths that the artifacts of a segment record, read with the installed wandb's own reader
-    (its Python record reader on releases that have one, else ``wandb leet inspect --json``)."""
+def recorded_files(folder: str, cli: str) -> List[ArtifactFile]:
+    """The local files that the artifacts of a segment refer to, located, read with the installed wandb's own
+    reader (its Python record reader on releases that have one, else ``wandb leet inspect --json``)."""
     wandb_files = glob.glob(os.path.join(folder, "run-*.wandb"))
     records = scan_records(wandb_files[0]) if len(wandb_files) == 1 else None
     if records is None:
-        return _leet_recorded_files(folder, cli)
-    try:
-        return [entry.local_path for record in records if record.WhichOneof("record_type") == "artifact"
-                for entry in record.artifact.manifest.contents if entry.local_path]
-    except (OSError, AssertionError) as exc:
-        raise SyncError("{}: wandb cannot read {}: {}".format(folder, wandb_files[0], exc)) from None
+        entries = _leet_recorded_files(folder, cli)
+    else:
+        try:
+            entries = [(entry.local_path, entry.path, record.artifact.type) for record in records
+                       if record.WhichOneof("record_type") == "artifact"
+                       for entry in record.artifact.manifest.contents if entry.local_path]
+        except (OSError, AssertionError) as exc:
+            raise SyncError("{}: wandb cannot read {}: {}".format(folder, wandb_files[0], exc)) from None
+    return [ArtifactFile(recorded, entry, kind, locate(recorded, folder)) for recorded, entry, kind in entries]
 
 
-def _leet_recorded_files(folder: str, cli: str) -> List[str]:
-    proc = subprocess.run([cli, "leet", "inspect", "--json", folder], capture_output=True, text=True)
+def _leet_recorded_files(folder: str, cli: str) -> List[Tuple[str, str, str]]:
+    """(local path, name in the artifact, artifact type) of each file, from ``wandb leet inspect``, run in an empty
+    folder of its own: the wandb command writes its log into ``./wandb``, which may be the folder being read."""
+    with tempfile.TemporaryDirectory(prefix="hsi_wandb-read-") as scratch:
+        proc = subprocess.run([cli, "leet", "inspect", "--json", os.path.abspath(folder)], capture_output=True,
+                              text=True, cwd=scratch, env=dict(os.environ, WANDB_DIR=scratch))
     if proc.returncode != 0:
         raise SyncError("{}: `wandb leet inspect` cannot read it: {}".format(
             folder, (proc.stderr.strip().splitlines() or ["exit code {}".format(proc.returncode)])[-1]))
-    paths = []
+    entries = []
     for line in proc.stdout.splitlines():
         record = json.loads(line) if line.strip() else {}
         if record.get("type") == "artifact":
-            paths += [entry["local_path"] for entry in record["artifact"]["manifest"]["contents"]
-                      if entry.get("local_path")]
-    return paths
+            artifact = record["artifact"]
+            entries += [(entry["local_path"], entry.get("path", ""), artifact.get("type", ""))
+                        for entry in artifact["manifest"]["contents"] if entry.get("local_path")]
+    return entries
 
 
 def _parts(recorded: str) -> List[str]:
@@ -129,7 +150,7 @@ def plan(paths: Iterable[str], cli: str) -> Dict[str, List[Segment]]:
     """Segments by run id, each run's segments in the order they were written, with their files located."""
     runs: Dict[str, List[Segment]] = {}
     for segment in find_segments(paths):
-        segment.files = [(p, locate(p, segment.folder)) for p in recorded_files(segment.folder, cli)]
+        segment.files = recorded_files(segment.folder, cli)
         runs.setdefault(segment.run_id, []).append(segment)
     return runs
 
@@ -142,10 +163,17 @@ def describe(runs: Mapping[str, List[Segment]]) -> List[str]:
         for number, segment in enumerate(segments, 1):
             state = "already synced, skipped" if segment.synced else "to upload"
             lines.append("  {}. {} ({})".format(number, segment.folder, state))
-            for _, found in segment.files:
-                size = "{:.1f} MB".format(os.path.getsize(found) / 1e6) if os.path.isfile(found) else "MISSING"
-                lines.append("     {} {}".format(os.path.relpath(found, segment.folder), size))
+            for f in segment.files:
+                lines.append("     {} ({}, {})".format(f.entry, f.kind, _size(f.found)))
     return lines
+
+
+def _size(path: str) -> str:
+    """The size of a file in kB below 0.1 MB, else in MB; MISSING when it is not there."""
+    if not os.path.isfile(path):
+        return "MISSING: {}".format(path)
+    size = os.path.getsize(path)
+    return "{:.1f} MB".format(size / 1e6) if size >= 1e5 else "{:.1f} kB".format(size / 1e3)
 
 
 def prepare_workdir(segments: List[Segment], root: str) -> str:
@@ -155,9 +183,9 @@ def prepare_workdir(segments: List[Segment], root: str) -> str:
     depth = 0
     for segment in segments:
         name = os.path.basename(segment.folder)
-        for recorded, _ in segment.files:
-            parts = _parts(recorded)
-            if os.path.isabs(recorded) or name not in parts:
+        for f in segment.files:
+            parts = _parts(f.recorded)
+            if os.path.isabs(f.recorded) or name not in parts:
                 continue
             prefix = parts[:len(parts) - 1 - parts[::-1].index(name)]
             ups = prefix.count(os.pardir)

@@ -5,6 +5,7 @@ import hashlib
 import json
 import os
 import shutil
+import subprocess
 import sys
 from types import SimpleNamespace
 
@@ -104,6 +105,38 @@ def test_a_copied_checkpoint_and_the_run_folder_snapshot_evaluate_into_the_train
         evaluated = eval_run(root, checkpoint)
         assert evaluated.of_type("run")[0]["run_group"] == group
         assert evaluated.config["eval"]["trained_run_id"] == case.train.run_id
+
+
+def tree(root):
+    """Every folder, file (its bytes' digest) and link (its target) below ``root``."""
+    found = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            path = os.path.join(dirpath, name)
+            if os.path.islink(path):
+                found[path] = "-> " + os.readlink(path)
+            elif os.path.isfile(path):
+                found[path] = hashlib.sha256(open(path, "rb").read()).hexdigest()
+            else:
+                found[path] = "folder"
+    return found
+
+
+@pytest.mark.slow
+def test_a_sync_dry_run_lists_the_eval_table_by_name_and_writes_nothing(trained, tmp_path):
+    _, out = trained
+    exp_dir = str(tmp_path / "exp")
+    shutil.copytree(out["PointMassTraj"].exp_dir, exp_dir, symlinks=True)
+    before = tree(exp_dir)
+    proc = subprocess.run([sys.executable, "-m", "hsi_wandb", "sync", "--dry_run", "."], capture_output=True,
+                          text=True, cwd=exp_dir, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert tree(exp_dir) == before
+    (table,) = [line.split() for line in proc.stdout.splitlines() if "run_table" in line]
+    ((entry,),) = [a["manifest"]["contents"] for a in out["PointMassTraj"].eval.artifacts if a["type"] == "run_table"]
+    size = int(entry["size"])
+    assert table == ["eval/results.table.json", "(run_table,", "{:.1f}".format(size / 1e3), "kB)"]
+    assert "staging" not in proc.stdout
 
 
 @pytest.mark.slow

@@ -31,7 +31,8 @@ def bad_files(tmp_path):
         "nomotion.yaml": dict(env, env=dict(env["env"], motion_file="nowhere.npz")),
         "nonetwork.yaml": dict(train, params={k: v for k, v in train["params"].items() if k != "network"}),
         "presets.yaml": {"presets": {"listy": {"overrides": ["params.config.gamma=0.9"]},
-                                     "onlin": {"overrides": {"wandb.mode": "onlin"}}}},
+                                     "onlin": {"overrides": {"wandb.mode": "onlin"}},
+                                     "maybe": {"overrides": {"use_wandb": "maybe"}}}},
     }
     for name, data in files.items():
         (tmp_path / name).write_text(yaml.safe_dump(data))
@@ -72,6 +73,10 @@ CASES = [
     (["--presets_file", "presets.yaml", "--preset", "onlin"],
      "--preset onlin (presets.yaml): `wandb.mode` is 'onlin'; allowed: online, offline, disabled"),
     (["wandb.mode=onlin"], "override wandb.mode=onlin: `wandb.mode` is 'onlin'; allowed: online, offline, disabled"),
+    (["use_wandb=maybe"], "override use_wandb=maybe: `use_wandb` is 'maybe'; allowed: True, False, auto"),
+    (["wandb={project: 1}"], "override wandb={project: 1}: `wandb.project` must be a string, got 1"),
+    (["--presets_file", "presets.yaml", "--preset", "maybe"],
+     "--preset maybe (presets.yaml): `use_wandb` is 'maybe'; allowed: True, False, auto"),
     (["wandb.histogram_freq=2.5"], "override wandb.histogram_freq=2.5: `wandb.histogram_freq` must be a whole "
                                    "number, got 2.5"),
     (["wandb.projet=x"], "override wandb.projet=x: `wandb.projet` is not a known key; allowed: project, entity, name, "
@@ -99,7 +104,7 @@ def test_cuda_on_a_cpu_only_torch_is_refused(capfd):
 
 @pytest.mark.parametrize("argv,environ,message", [
     ([], {"WANDB_MODE": "sometimes"}, "run.py: error: environment: `WANDB_MODE` is 'sometimes'; allowed: online, "
-                                      "offline, disabled"),
+                                      "offline, disabled, run, dryrun"),
     (["--num_envs", "1000"], {}, "run.py: error: " + CASES[0][1]),
 ])
 def test_the_real_process_prints_one_line_and_exits_2(tmp_path, argv, environ, message):
@@ -114,6 +119,14 @@ def test_a_preset_adds_a_wandb_key_like_a_trailing_override(tmp_path):
     by_preset = run.load_configs(run.parse_args(["--presets_file", "presets.yaml", "--preset", "code"]))[2]
     by_override = run.load_configs(run.parse_args(["wandb.save_code=true"]))[2]
     assert by_preset.wandb.save_code is by_override.wandb.save_code is True
+
+
+def test_use_wandb_given_on_the_command_line_may_be_new_to_the_file(tmp_path):
+    train = shipped(SHIPPED_TRAIN)
+    del train["use_wandb"]
+    (tmp_path / "train.yaml").write_text(yaml.safe_dump(train))
+    settings = run.load_configs(run.parse_args(["--cfg_train", "train.yaml", "use_wandb=false"]))[2]
+    assert settings.mode == "disabled"
 
 
 def test_flags_that_set_config_values_are_in_the_returned_configs():

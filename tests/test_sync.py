@@ -8,6 +8,8 @@ import glob
 import hashlib
 import json
 import os
+import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -17,7 +19,7 @@ import pytest
 from hsi_wandb import sync
 from hsi_wandb.evaluation import load_checkpoint
 from offline_run import OfflineRun, offline_runs
-from test_run_options import ROOT, TINY
+from test_run_options import ROOT, TINY, run
 
 pytestmark = pytest.mark.slow
 SEGMENT_EPOCHS = (4, 6, 7)
@@ -106,9 +108,18 @@ def test_training_leaves_no_artifact_bytes_in_the_cache_and_no_second_copy_of_ke
         "only the final snapshots of the two earlier segments outlive the file rl_games rewrote"
 
 
-def test_the_printed_line_names_the_sync_command(segments):
+def test_the_printed_sync_command_works_as_printed_from_another_directory(segments, tmp_path):
     _, exp_dir, stderr, _ = segments
-    assert "python -m hsi_wandb sync out/{}".format(os.path.basename(exp_dir)) in stderr[-1]
+    printed = re.search(r"from any directory: (python -m hsi_wandb sync .*?) \(or, from this directory only",
+                        stderr[-1]).group(1)
+    command = shlex.split(printed)
+    assert command[-1] == exp_dir
+    proc = subprocess.run([sys.executable] + command[1:], capture_output=True, text=True, cwd=str(tmp_path),
+                          env=offline_env(tmp_path), timeout=300)
+    run_id = json.load(open(os.path.join(exp_dir, "wandb_run.json")))["run_id"]
+    assert "run {}: 3 segment(s)".format(run_id) in proc.stdout, proc.stderr
+    assert proc.stderr.strip().splitlines() == [
+        "hsi_wandb sync: error: no W&B API key (set WANDB_API_KEY, put it in ./.env, or run `wandb login`)"]
 
 
 def test_dry_run_from_a_third_directory_finds_every_segment_of_a_moved_copy(segments, tmp_path):
@@ -127,17 +138,18 @@ def test_dry_run_from_a_third_directory_finds_every_segment_of_a_moved_copy(segm
     folders = [os.path.basename(d) for d in offline_runs(exp_dir)]
     assert [line.split()[1] for line in proc.stdout.splitlines() if line.startswith("  ") and line[2].isdigit()] == [
         str(moved / "wandb" / f) for f in folders]
-    snapshots = sorted(os.path.relpath(p, str(moved / "wandb")).split(os.sep, 1)[1]
-                       for p in glob.glob(str(moved / "wandb/offline-run-*/checkpoints/*.pth")))
-    listed = sorted(line.split()[0] for line in proc.stdout.splitlines() if line.startswith("     "))
-    assert listed == snapshots and "dry run, nothing uploaded: 3 segment(s) to upload" in proc.stdout
+    entries = ["{} (model, {:.1f} MB)".format(entry["path"], int(entry["size"]) / 1e6)
+               for folder in offline_runs(exp_dir) for artifact in OfflineRun(folder).artifacts
+               for entry in artifact["manifest"]["contents"]]
+    listed = [line.strip() for line in proc.stdout.splitlines() if line.startswith("     ")]
+    assert listed == entries and "dry run, nothing uploaded: 3 segment(s) to upload" in proc.stdout
 
     cli = sync.wandb_cli()
     pending = [s for segs in sync.plan([str(moved)], cli).values() for s in segs]
     workdir = sync.prepare_workdir(pending, str(tmp_path / "prepared"))
     for segment in pending:
-        for recorded, found in segment.files:
-            assert os.path.samefile(os.path.join(workdir, recorded), found), "wandb sync resolves it there"
+        for f in segment.files:
+            assert os.path.samefile(os.path.join(workdir, f.recorded), f.found), "wandb sync resolves it there"
 
     first = pending[0]
     open(os.path.join(first.folder, "run-{}.wandb.synced".format(first.run_id)), "w").close()
@@ -172,7 +184,7 @@ def test_no_credentials_unreachable_server_and_a_failing_wandb_sync_each_end_in_
     assert proc.stderr.strip().splitlines()[-1].startswith("hsi_wandb sync: error: W&B server 127.0.0.1:")
 
     (first,) = sync.find_segments([copy])[:1]
-    first.files = [(p, sync.locate(p, first.folder)) for p in sync.recorded_files(first.folder, sync.wandb_cli())]
+    first.files = sync.recorded_files(first.folder, sync.wandb_cli())
     with pytest.raises(sync.SyncError, match="wandb sync of .* failed: W&B server 127.0.0.1:.* unreachable"):
         sync.upload([first], sync.wandb_cli(), env)
     assert not first.synced
@@ -185,6 +197,21 @@ def test_without_wandb_the_command_says_so(tmp_path):
                           text=True, env=env, cwd=str(tmp_path))
     assert proc.returncode == 1
     assert proc.stderr.strip() == "hsi_wandb sync: error: wandb is not installed (pip install wandb)"
+
+
+def test_a_dry_run_of_a_resume_from_the_experiment_folder_names_no_scratch_folder(segments, capsys):
+    _, exp_dir, _, _ = segments
+    before = {p: md5(p) for p in glob.glob(os.path.join(exp_dir, "**"), recursive=True) if os.path.isfile(p)}
+    checkpoint = os.path.join(exp_dir, "nn", "PointMassTraj.pth")
+    assert run.main(TINY + ["--checkpoint", checkpoint, "--resume", "1", "--dry_run"]) == 0
+    out, err = capsys.readouterr()
+    run_id = json.load(open(os.path.join(exp_dir, "wandb_run.json")))["run_id"]
+    assert "hsi_wandb: dry run: resuming W&B run {} at frame".format(run_id) in err
+    assert "not in the run's own experiment folder" not in err and "new experiment folder" not in err
+    assert "sync" not in err and "dry_run-" not in out + err, "the scratch folder is deleted: nothing to sync there"
+    assert "W&B run: {} (offline, in the scratch folder)".format(run_id) in out
+    after = {p: md5(p) for p in glob.glob(os.path.join(exp_dir, "**"), recursive=True) if os.path.isfile(p)}
+    assert after == before
 
 
 def test_resume_from_a_copied_checkpoint_continues_the_run_in_a_new_folder_and_a_dry_run_touches_nothing(segments):
