@@ -63,13 +63,13 @@ _BAR_FIELDS = (("rew", "rewards/mean"), ("fps", "performance/total_fps"), ("fps"
 
 class ProgressBar:
     """A tqdm bar over epochs: frames, fps, mean reward, the main losses, learning rate and gradient norm (before
-    clipping); silent off a terminal."""
+    clipping); silent off a terminal. With another ``unit`` (an evaluation's checkpoints) it counts :meth:`advance`."""
 
-    def __init__(self, total_epochs: Optional[int], initial_epoch: int = 0, stream: Any = None):
+    def __init__(self, total_epochs: Optional[int], initial_epoch: int = 0, stream: Any = None, unit: str = "epoch"):
         from tqdm import tqdm
 
         stream = stream or sys.stderr
-        self._bar = tqdm(total=total_epochs, initial=initial_epoch, unit="epoch", file=stream,
+        self._bar = tqdm(total=total_epochs, initial=initial_epoch, unit=unit, file=stream,
                          disable=not stream.isatty(), dynamic_ncols=True)
 
     @property
@@ -86,6 +86,11 @@ class ProgressBar:
                 shown[label] = "{:.4g}".format(value)
         self._bar.set_postfix(shown, refresh=False)
         self._bar.update(max(0, int(row.get("epoch", self._bar.n)) - self._bar.n))
+
+    def advance(self, **shown: Any) -> None:
+        """Count one more unit done, showing ``shown``."""
+        self._bar.set_postfix(shown, refresh=False)
+        self._bar.update(1)
 
     def close(self) -> None:
         """Close the bar."""

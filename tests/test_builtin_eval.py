@@ -32,7 +32,8 @@ SMALL_BUFFERS = ["params.config.amp_obs_demo_buffer_size=4096", "params.config.a
 def eval_run(root, checkpoint):
     """The offline eval run below ``root`` that evaluated ``checkpoint``."""
     runs = [OfflineRun(d) for d in offline_runs(root)]
-    (found,) = [r for r in runs if r.config.get("eval", {}).get("checkpoint") == os.path.abspath(checkpoint)]
+    (found,) = [r for r in runs if [c["path"] for c in r.config.get("eval", {}).get("checkpoints", [])]
+                == [os.path.abspath(checkpoint)]]
     return found
 
 
