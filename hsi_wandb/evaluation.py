@@ -302,6 +302,7 @@ class EvalRun:
         if not self._active:
             return
         if self._run is None:
+            self._first = origin or self._first  # the first checkpoint evaluated, not one the player skipped
             self._start()
         if isinstance(self._run, NullRun):
             return
@@ -412,7 +413,7 @@ def _pairs(results: Union[Results, Evaluated], checkpoint: Optional[str]) -> Eva
     pairs = list(results) if isinstance(results, (list, tuple)) else None
     if not pairs or not all(isinstance(p, (list, tuple)) and len(p) == 2 and isinstance(p[0], (str, type(None)))
                             for p in pairs):
-        raise ValueError("log_eval: results must be {experiment: {metric: value}} or a non-empty sequence of "
+        raise ValueError("log_eval: results must be {{experiment: {{metric: value}}}} or a non-empty sequence of "
                          "(checkpoint path, results) pairs, got {!r}".format(type(results).__name__))
     return pairs
 
