@@ -112,12 +112,17 @@ def render(points: Points, title: str, out: str) -> None:
     image.save(out)
 
 
-def main(argv: Optional[List[str]] = None) -> int:
-    """Read the eval run under PATH and write its success-rate curve to --out."""
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    """PATH and --out."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("path", metavar="PATH", help="an experiment folder or an offline-run-* folder of an eval run")
     parser.add_argument("--out", default="eval_curve.png", help="the PNG to write (default: %(default)s)")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Read the eval run under PATH and write its success-rate curve to --out."""
+    args = parse_args(argv)
     segments = eval_segments(args.path)
     points = read_points(segments)
     if not points:
