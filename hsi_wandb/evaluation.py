@@ -15,6 +15,7 @@ import json
 import os
 import re
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
@@ -344,15 +345,22 @@ class EvalRun:
                 "trained_run_group": trained_by.get("group"), "checkpoints": checkpoints}
 
     def _save_progress(self) -> None:
-        """Write the progress file whole (a new file, then renamed), so an interruption never leaves half of it."""
+        """Write the progress file whole (a new file, then renamed), so an interruption never leaves half of it; a
+        disk that refuses it costs only the continuation (one warning), never the evaluation."""
         if self._progress is None or self._run is None or isinstance(self._run, NullRun):
             return
         state = {"fingerprint": self._fingerprint, "run": self._run.describe(), "done": self._done,
                  "skipped": self._skipped}
         partial = self._progress + ".partial"
-        with open(partial, "w") as f:
-            json.dump(state, f, indent=1)
-        os.replace(partial, self._progress)
+        try:
+            with open(partial, "w") as f:
+                json.dump(state, f, indent=1)
+            os.replace(partial, self._progress)
+        except OSError as exc:
+            warnings.warn("hsi_wandb: could not keep the evaluation's progress in {} ({}); the evaluation goes on, "
+                          "but if it is interrupted, running it again starts a new eval run".format(
+                              self._progress, exc), RuntimeWarning)
+            self._progress = None
 
     def close(self, exit_code: int = 0) -> None:
         """Log the table of every checkpoint evaluated so far and finish the run with ``exit_code``; a run that
