@@ -27,6 +27,15 @@ def test_progress_bar_shows_epoch_frames_fps_reward_losses_lr_and_grad_norm_on_a
     assert "c_loss" not in text
 
 
+def test_progress_bar_counts_the_checkpoints_of_an_evaluation_from_those_already_done():
+    out = Terminal()
+    bar = ProgressBar(3, 1, stream=out, unit="checkpoint")
+    bar.advance(epoch=40)
+    bar.close()
+    text = out.getvalue()
+    assert "1/3" in text and "2/3" in text and "checkpoint" in text and "epoch=40" in text, text
+
+
 def test_progress_bar_is_silent_off_a_terminal():
     out = io.StringIO()
     bar = ProgressBar(total_epochs=10, stream=out)

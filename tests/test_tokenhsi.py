@@ -16,6 +16,7 @@ from hsi_wandb.rl_games_mixin import apply_to_runner
 from hsi_wandb.evaluation import load_checkpoint
 from offline_run import OfflineRun, offline_runs
 from test_rl_games_adapter import assert_mirrored, tensorboard_scalars
+from test_sinks import Terminal
 
 TRAINING_KEYS = ["performance/total_fps", "performance/step_fps", "performance/update_time", "performance/play_time",
                  "losses/a_loss", "losses/c_loss", "losses/disc_loss", "losses/bounds_loss", "losses/entropy",
@@ -100,10 +101,12 @@ def tokenhsi(tmp_path_factory):
         with pytest.raises(SystemExit) as preempted:
             evaluate(cfg, str(exp_dir / "nn"))
         monkeypatch.undo()
-        evaluate(cfg, str(exp_dir / "nn"))
+        with contextlib.redirect_stderr(Terminal()) as terminal:
+            evaluate(cfg, str(exp_dir / "nn"))
         folder = [run for run in eval_runs(exp_dir) if run.path not in known]
         yield {"exp_dir": exp_dir, "train": OfflineRun(train_dir), "checkpoint": checkpoint, "copied": str(copied),
-               "tmp": tmp_path, "folder": folder, "calls": calls, "preempted": preempted.value.code}
+               "tmp": tmp_path, "folder": folder, "calls": calls, "preempted": preempted.value.code,
+               "rerun_said": terminal.getvalue()}
 
 
 @pytest.mark.slow
@@ -192,6 +195,10 @@ def test_the_players_evaluation_of_a_folder_is_one_run_continued_after_preemptio
             for key, value in metrics.items():
                 assert row["eval/{}/{}".format(exp, key)] == pytest.approx(value), (checkpoint, exp, key)
     assert [(c["path"], c["epoch"]) for c in second.config["eval"]["checkpoints"]] == list(zip(in_order, [2, 4, 5]))
+    said = tokenhsi["rerun_said"]
+    assert "hsi_wandb: continuing eval run {} of {}: 2 checkpoint(s) already evaluated are skipped".format(
+        first.run_id, nn_dir) in said
+    assert "2/3" in said and "3/3" in said and "checkpoint" in said, "the bar counts checkpoints done / total"
 
 
 @pytest.mark.slow
