@@ -81,7 +81,7 @@ def render(points: Points, title: str, out: str) -> None:
     font, small = _font(15), _font(12)
     left, top, right, bottom = MARGIN[0], MARGIN[1], SIZE[0] - MARGIN[2], SIZE[1] - MARGIN[3]
     frames = [frame for line in points.values() for frame, _ in line] or [0.0, 1.0]
-    low, high = min(frames), max(frames)
+    low, high = min(0.0, min(frames)), max(frames)
     span = (high - low) or 1.0
 
     def at(frame: float, value: float) -> Tuple[float, float]:
