@@ -75,25 +75,23 @@ class WandbPlayerMixin(Mixin):
         grouped with the training run. An interrupted evaluation, started again, continues that run (EvalRun).
 
         Of several checkpoints, one the player cannot restore (another task's or network's) is named in one line
-        and skipped; when it cannot restore any, the first error is raised."""
+        and skipped; when it cannot restore any, the first error is raised. Their progress shows as a bar on a
+        terminal, else as a line per checkpoint."""
         options = self._wandb_options
-        checkpoints = self._wandb_checkpoints
-        origins, notes = in_epoch_order(checkpoints)
-        for note in notes if len(checkpoints) > 1 else []:
-            say(note)
-        if len(checkpoints) > 1 and not origins:
-            raise NoCheckpoints("{}: none of its {} files is a checkpoint".format(self._wandb_target, len(checkpoints)))
-        origins = origins or [None]
+        origins = self._wandb_in_epoch_order()
         evaluation = EvalRun(options.settings, options.config, origins, options.task, target=self._wandb_target)
-        pending = evaluation.pending
+        pending, several = evaluation.pending, len(origins) > 1
         bar = ProgressBar(len(origins), len(origins) - len(pending), unit="checkpoint") if (
-            len(origins) > 1 and options.settings.wandb.progress) else None
+            several and options.settings.wandb.progress) else None
         result, errors = None, []
         with sigterm_as_interrupt():
             try:
                 with evaluation:
-                    for origin in pending:
-                        error = self._wandb_restore(origin, evaluation, several=len(origins) > 1)
+                    for count, origin in enumerate(pending, len(origins) - len(pending) + 1):
+                        if several and not (bar is not None and bar.enabled):
+                            say("checkpoint {}/{}: {} (epoch {})".format(count, len(origins), origin.path,
+                                                                         origin.epoch))
+                        error = self._wandb_restore(origin, evaluation, several)
                         if error is None:
                             result = self._wandb_run_one(origin, evaluation, args, kwargs)
                         errors.append(error)
@@ -107,6 +105,19 @@ class WandbPlayerMixin(Mixin):
         if errors and all(errors):
             raise errors[0]
         return result
+
+    def _wandb_in_epoch_order(self) -> List[Optional[CheckpointOrigin]]:
+        """The checkpoints restore() was given, in epoch order, each file left out named in one line; ``[None]``
+        when it was given none (or one the evaluation cannot read: the player is run on it all the same)."""
+        checkpoints = self._wandb_checkpoints
+        origins, notes = in_epoch_order(checkpoints)
+        if len(checkpoints) > 1:
+            for note in notes:
+                say(note)
+            if not origins:
+                raise NoCheckpoints("{}: none of its {} files is a checkpoint".format(self._wandb_target,
+                                                                                     len(checkpoints)))
+        return list(origins) or [None]
 
     def _wandb_restore(self, origin: Optional[CheckpointOrigin], evaluation: EvalRun,
                        several: bool) -> Optional[Exception]:

@@ -144,7 +144,12 @@ def test_in_a_folder_a_checkpoint_of_another_task_is_named_and_skipped_and_none_
                "--num_trials", "16", *SMALL]
     capsys.readouterr()
     assert run.main(command + ["--checkpoint", str(mixed)]) == 0
-    (skipped,) = [line for line in capsys.readouterr().err.splitlines() if "skipped" in line]
+    said = capsys.readouterr().err.splitlines()
+    assert [line for line in said if line.startswith("hsi_wandb: checkpoint ")] == [
+        "hsi_wandb: checkpoint {}/2: {} (epoch 2)".format(i, mixed / name) for i, name in ((1, "a_traj.pth"),
+                                                                                          (2, "reach.pth"))], \
+        "off a terminal, a line per checkpoint instead of the bar"
+    (skipped,) = [line for line in said if "skipped" in line]
     assert skipped.startswith("hsi_wandb: skipped {}: the player cannot restore it (CheckpointMismatch: --checkpoint "
                               "{} does not fit task PointMassReach: size mismatch for ".format(mixed / "a_traj.pth",
                                                                                               mixed / "a_traj.pth"))
