@@ -3,6 +3,7 @@
     python run.py                                   # the embedded default task and configs
     python run.py --task PointMassReach --max_iterations 40
     python run.py --test --eval --task PointMassReach --checkpoint output/<exp>/nn/PointMassReach.pth
+    python run.py --test --eval --task PointMassReach --checkpoint output/<exp>/nn/    # every checkpoint: a curve
     python run.py --preset fast_debug params.config.learning_rate=1e-4 --wandb_tags sweep a
 """
 import argparse
@@ -23,6 +24,7 @@ from hsi_wandb.builtin.inputs import (CONFIG_STEMS, DEFAULT_TASK, ENV_KEYS, PROJ
                                       default_config_paths, lookup, source_of)
 from hsi_wandb.builtin.rollout_video import encoder_missing
 from hsi_wandb.config import parse_use_wandb, parse_wandb_section
+from hsi_wandb.evaluation import NoCheckpoints, find_checkpoints
 from hsi_wandb.numbers import number_in_text
 from hsi_wandb.rl_games_mixin import apply_to_runner
 
@@ -48,7 +50,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p.add_argument("--cfg_env", help="env config YAML (default: cfg/env/<task>.yaml)")
     p.add_argument("--cfg_train", help="training config YAML (default: cfg/train/<task>_amp.yaml)")
     p.add_argument("--motion_file", help="demonstration clips (.npz) for the AMP discriminator")
-    p.add_argument("--checkpoint", help="checkpoint to evaluate, or to continue training from with --resume 1")
+    p.add_argument("--checkpoint", help="checkpoint to evaluate (with --test also a folder or glob pattern of "
+                                        "checkpoints, each evaluated in epoch order into one eval run), or to "
+                                        "continue training from with --resume 1")
     p.add_argument("--resume", type=int, default=0, choices=(0, 1), help="1: continue training from --checkpoint")
     p.add_argument("--test", action="store_true", help="run the policy instead of training")
     p.add_argument("--eval", action="store_true", help="with --test: measure success rates and log them")
@@ -264,14 +268,27 @@ def load_configs(args: argparse.Namespace):
         check_motion_file(cfg_env["env"]["motion_file"], env_sources.get("env.motion_file", env_file))
     if not args.test:
         check_training_batch(cfg_env, cfg_train, dict(env_sources, **train_sources), env_file, train_file)
-    if args.checkpoint and not os.path.isfile(args.checkpoint):
-        raise UsageError("--checkpoint {}: file not found".format(args.checkpoint))
+    if args.checkpoint:
+        check_checkpoint(args)
     if args.test and not args.checkpoint:
         raise UsageError("--test needs --checkpoint")
     if args.checkpoint and not args.test and args.resume != 1:
         raise UsageError("--checkpoint {}: to continue training from it add --resume 1; to run it add --test".format(
             args.checkpoint))
     return cfg_env, cfg_train, settings
+
+
+def check_checkpoint(args: argparse.Namespace) -> None:
+    """``--checkpoint`` names a file; with --test also a folder or glob pattern of checkpoints, naming at least one."""
+    try:
+        found = find_checkpoints(args.checkpoint)
+    except NoCheckpoints as exc:
+        raise UsageError("--checkpoint {}".format(exc))
+    if found == [args.checkpoint] and not os.path.isfile(args.checkpoint):
+        raise UsageError("--checkpoint {}: file not found".format(args.checkpoint))
+    if found != [args.checkpoint] and not args.test:
+        raise UsageError("--checkpoint {}: training continues from one checkpoint file; a folder or pattern of "
+                         "checkpoints is for --test --eval".format(args.checkpoint))
 
 
 def watch_own_videos(cfg_train: Dict[str, Any]) -> None:
@@ -432,7 +449,8 @@ def evaluation_settings(args: argparse.Namespace, cfg_train: Dict[str, Any]) -> 
 
 
 def evaluate(args: argparse.Namespace, cfg_env: Dict[str, Any], cfg_train: Dict[str, Any]) -> int:
-    """Run a checkpoint's policy with the built-in player; with --eval its results reach W&B as a user's player's do.
+    """Run a checkpoint's policy (each of a folder's or pattern's, in epoch order) with the built-in player; with
+    --eval its results reach W&B as a user's player's do.
 
     The player is built through the same ``apply_to_runner`` hook as a TokenHSI player: one way to log an evaluation.
     """
@@ -460,7 +478,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         cfg_env, cfg_train, _ = load_configs(args)
         with quiet_console(args.verbose):
             return evaluate(args, cfg_env, cfg_train) if args.test else train(args, cfg_env, cfg_train)
-    except UsageError as exc:
+    except (UsageError, NoCheckpoints) as exc:
         print("run.py: error: {}".format(exc), file=sys.stderr)
         return 2
     except KeyboardInterrupt as exc:

@@ -32,7 +32,7 @@ Environment:
 """
 from .artifacts import CheckpointLogger, checkpoint_path
 from .config import ConfigError, WandbConfig, WandbSettings, resolve_settings
-from .evaluation import checkpoint_origin, log_eval
+from .evaluation import EvalRun, NoCheckpoints, checkpoint_origin, find_checkpoints, in_epoch_order, log_eval
 from .lifecycle import NullRun, WandbRun, load_run_record, save_run_record, start_run
 from .ranks import global_rank, is_global_rank_zero
 from .tags import map_tag
@@ -43,6 +43,8 @@ __version__ = "0.1.0"
 __all__ = [
     "CheckpointLogger",
     "ConfigError",
+    "EvalRun",
+    "NoCheckpoints",
     "NullRun",
     "WandbConfig",
     "WandbRun",
@@ -50,7 +52,9 @@ __all__ = [
     "WandbWriter",
     "checkpoint_origin",
     "checkpoint_path",
+    "find_checkpoints",
     "global_rank",
+    "in_epoch_order",
     "is_global_rank_zero",
     "load_run_record",
     "log_eval",

@@ -71,6 +71,9 @@ class NullRun:
         """Nothing to record."""
         return False
 
+    def set_config(self, values: Mapping[str, Any]) -> None:
+        """Nothing to set."""
+
     def describe(self) -> Dict[str, Any]:
         """Nothing to describe."""
         return {}
@@ -363,6 +366,11 @@ class WandbRun:
         """Add the keys of ``config`` the run's config lacks (a run the user started keeps the values it has)."""
         self._bounded("add the config", lambda: self._run.config.update(
             {key: value for key, value in config.items() if key not in self._run.config}))
+
+    def set_config(self, values: Mapping[str, Any]) -> None:
+        """Set the config keys in ``values``, replacing what they held (a run's own keys, such as an eval run's list
+        of checkpoints, once it is known)."""
+        self._bounded("update the config", lambda: self._run.config.update(dict(values), allow_val_change=True))
 
     def identity(self) -> Dict[str, Any]:
         """Which run this is: id, project, entity, group, name and mode."""

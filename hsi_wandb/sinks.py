@@ -68,13 +68,14 @@ _BAR_ROOM = 50
 
 class ProgressBar:
     """A tqdm bar over epochs: the row's frame (the x-axis value on W&B and TensorBoard), fps, mean reward, the main
-    losses, learning rate and gradient norm (before clipping), as many as leave the bar room; silent off a terminal."""
+    losses, learning rate and gradient norm (before clipping), as many as leave the bar room; silent off a terminal.
+    With another ``unit`` (an evaluation's checkpoints) it counts :meth:`advance`."""
 
-    def __init__(self, total_epochs: Optional[int], initial_epoch: int = 0, stream: Any = None):
+    def __init__(self, total_epochs: Optional[int], initial_epoch: int = 0, stream: Any = None, unit: str = "epoch"):
         from tqdm import tqdm
 
         self._stream = stream or sys.stderr
-        self._bar = tqdm(total=total_epochs, initial=initial_epoch, unit="epoch", file=self._stream,
+        self._bar = tqdm(total=total_epochs, initial=initial_epoch, unit=unit, file=self._stream,
                          disable=not self._stream.isatty(), dynamic_ncols=True)
 
     @property
@@ -95,6 +96,11 @@ class ProgressBar:
                 shown[label] = text
         self._bar.set_postfix(shown, refresh=False)
         self._bar.update(max(0, int(row.get("epoch", self._bar.n)) - self._bar.n))
+
+    def advance(self, **shown: Any) -> None:
+        """Count one more unit done, showing ``shown``."""
+        self._bar.set_postfix(shown, refresh=False)
+        self._bar.update(1)
 
     def _columns(self) -> int:
         try:

@@ -33,7 +33,8 @@ SMALL_BUFFERS = ["params.config.amp_obs_demo_buffer_size=4096", "params.config.a
 def eval_run(root, checkpoint):
     """The offline eval run below ``root`` that evaluated ``checkpoint``."""
     runs = [OfflineRun(d) for d in offline_runs(root)]
-    (found,) = [r for r in runs if r.config.get("eval", {}).get("checkpoint") == os.path.abspath(checkpoint)]
+    (found,) = [r for r in runs if [c["path"] for c in r.config.get("eval", {}).get("checkpoints", [])]
+                == [os.path.abspath(checkpoint)]]
     return found
 
 
@@ -161,6 +162,41 @@ def test_a_checkpoint_of_another_task_stops_with_one_line(trained, capsys, comma
     assert lines == ["run.py: error: --checkpoint {} does not fit task PointMassReach: size mismatch for {}".format(
         checkpoint, lines[0].split("size mismatch for ", 1)[1])]
     assert offline_runs(tmp_path) == runs_before
+
+
+@pytest.mark.slow
+def test_in_a_folder_a_checkpoint_of_another_task_is_named_and_skipped_and_none_fitting_stops(trained, capsys):
+    tmp_path, out = trained
+    mixed, misfits = tmp_path / "mixed", tmp_path / "misfits"
+    for folder, sources in ((mixed, {"a_traj.pth": "PointMassTraj", "reach.pth": "PointMassReach"}),
+                            (misfits, {"traj.pth": "PointMassTraj", "multi.pth": "PointMassMultiTask"})):
+        folder.mkdir()
+        for name, task in sources.items():
+            shutil.copyfile(out[task].checkpoint, str(folder / name))
+    command = ["--test", "--eval", "--task", "PointMassReach", "--cfg_env", out["PointMassReach"].cfg_env,
+               "--num_trials", "16", *SMALL]
+    capsys.readouterr()
+    assert run.main(command + ["--checkpoint", str(mixed)]) == 0
+    said = capsys.readouterr().err.splitlines()
+    assert [line for line in said if line.startswith("hsi_wandb: checkpoint ")] == [
+        "hsi_wandb: checkpoint {}/2: {} (epoch 2)".format(i, mixed / name) for i, name in ((1, "a_traj.pth"),
+                                                                                          (2, "reach.pth"))], \
+        "off a terminal, a line per checkpoint instead of the bar"
+    (skipped,) = [line for line in said if "skipped" in line]
+    assert skipped.startswith("hsi_wandb: skipped {}: the player cannot restore it (CheckpointMismatch: --checkpoint "
+                              "{} does not fit task PointMassReach: size mismatch for ".format(mixed / "a_traj.pth",
+                                                                                              mixed / "a_traj.pth"))
+    (evaluated,) = [OfflineRun(d) for d in offline_runs(mixed)]
+    assert evaluated.of_type("run")[0]["run_group"] == out["PointMassReach"].train.of_type("run")[0]["run_group"]
+    assert [c["path"] for c in evaluated.config["eval"]["checkpoints"]] == [str(mixed / "reach.pth")]
+    assert [r["epoch"] for r in evaluated.history if "eval/exp0/success_rate" in r] == [2]
+
+    assert run.main(command + ["--checkpoint", str(misfits)]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len([line for line in err if line.startswith("hsi_wandb: skipped ")]) == 2
+    assert err[-1].startswith("run.py: error: --checkpoint {} does not fit task PointMassReach: ".format(
+        misfits / "multi.pth"))
+    assert offline_runs(misfits) == []
 
 
 class StaggeredEnv:

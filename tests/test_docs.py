@@ -12,12 +12,15 @@ import pytest
 import yaml
 
 from hsi_wandb import resolve_settings, sync
+from hsi_wandb.evaluation import find_checkpoints
 from hsi_wandb.config import WandbConfig
 from offline_run import OfflineRun, offline_runs
 from test_run_py import ROOT, run
 
 sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+sys.path.insert(0, os.path.join(ROOT, "docs"))
 import benchmark  # noqa: E402
+import eval_curve  # noqa: E402
 
 PAGES = ["README.md", "benchmarks/README.md"] + sorted(
     os.path.relpath(p, ROOT) for p in glob.glob(os.path.join(ROOT, "docs", "*.md")))
@@ -122,11 +125,13 @@ def check_run_py(words, tmp_path):
     os.symlink(os.path.join(ROOT, "cfg"), str(tmp_path / "cfg"))
     args = run.parse_args([PLACEHOLDER.sub("x", word) for word in words])
     if args.checkpoint and any(PLACEHOLDER.search(word) for word in words):
-        os.makedirs(os.path.dirname(args.checkpoint), exist_ok=True)
-        open(args.checkpoint, "w").close()
+        made = (os.path.join(args.checkpoint, args.task + ".pth") if args.checkpoint.endswith("/")
+                else args.checkpoint.replace("*", args.task, 1).replace("*", "01"))
+        os.makedirs(os.path.dirname(made), exist_ok=True)
+        open(made, "w").close()
     _, cfg_train, _ = run.load_configs(args)
-    if args.checkpoint:
-        stem = re.sub(r"(_interrupt|_\d{8})?\.pth$", "", os.path.basename(args.checkpoint))
+    for checkpoint in find_checkpoints(args.checkpoint) if args.checkpoint else []:
+        stem = re.sub(r"(_interrupt|_\d{8})?\.pth$", "", os.path.basename(checkpoint))
         assert stem == cfg_train["params"]["config"]["name"], "--checkpoint of another task than --task"
 
 
@@ -142,6 +147,8 @@ def test_every_command_shown_is_checked(where, words, tmp_path, monkeypatch, cap
         assert capsys.readouterr().err.rstrip().endswith(": not a folder")
     elif tool == "python" and rest[0] == "-m":
         assert importlib.util.find_spec(rest[1]) is not None, rest[1]
+    elif tool == "python" and rest[0] == "docs/eval_curve.py":
+        eval_curve.parse_args([PLACEHOLDER.sub("x", word) for word in rest[1:]])
     elif tool == "python" and rest[0] == "benchmarks/benchmark.py":
         monkeypatch.chdir(ROOT)
         benchmark.parse_args(rest[1:])

@@ -37,6 +37,9 @@ def bad_files(tmp_path):
     for name, data in files.items():
         (tmp_path / name).write_text(yaml.safe_dump(data))
     (tmp_path / "clips.txt").write_text("not a motion file\n")
+    (tmp_path / "nothing_saved").mkdir()
+    (tmp_path / "saved").mkdir()
+    (tmp_path / "saved" / "PointMassTraj_00000001.pth").write_bytes(b"")
     np.save(str(tmp_path / "array.npy"), np.zeros(3))
     return tmp_path
 
@@ -83,6 +86,14 @@ CASES = [
                          "group, tags, notes, mode, checkpoints, init_timeout, progress, histograms, histogram_freq, "
                          "save_code"),
     (["--wandb_tags", "exp1", "params.config.gamma=abc"], "override params.config.gamma=abc: "),
+    (["--test", "--eval", "--checkpoint", "nothing_saved"],
+     "--checkpoint nothing_saved: no checkpoint (*.pth) in this folder"),
+    (["--test", "--eval", "--checkpoint", "saved/*_ep_*.pth"], "--checkpoint saved/*_ep_*.pth: the pattern matches no "
+                                                               "file"),
+    (["--test", "--eval", "--checkpoint", "saved/PointMassTraj.pth"], "--checkpoint saved/PointMassTraj.pth: file not "
+                                                                      "found"),
+    (["--resume", "1", "--checkpoint", "saved"], "--checkpoint saved: training continues from one checkpoint file; a "
+                                                 "folder or pattern of checkpoints is for --test --eval"),
 ]
 
 

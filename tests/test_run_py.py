@@ -76,7 +76,7 @@ def test_train_checkpoint_eval_end_to_end(tmp_path):
     evaluated = OfflineRun(eval_dir)
     (run_record,) = evaluated.of_type("run")
     assert run_record.get("job_type") == "eval" and run_record.get("run_group") == record["group"]
-    assert evaluated.config["eval"]["checkpoint"] == os.path.abspath(checkpoint)
+    assert [c["path"] for c in evaluated.config["eval"]["checkpoints"]] == [os.path.abspath(checkpoint)]
     (row,) = [r for r in evaluated.history if "eval/exp0/success_rate" in r]
     results = json.load(open(os.path.splitext(checkpoint)[0] + "_eval.json"))["results"]
     for exp in ("exp0", "exp1"):
@@ -85,7 +85,7 @@ def test_train_checkpoint_eval_end_to_end(tmp_path):
         assert results[exp]["success_trials"] + results[exp]["fail_trials_total"] == results[exp]["num_trials"] == 64
     (table_file,) = glob.glob(os.path.join(eval_dir, "files", "media", "table", "eval", "results_*.table.json"))
     table = json.load(open(table_file))
-    assert [r[0] for r in table["data"]] == ["exp0", "exp1"]
+    assert [r[table["columns"].index("experiment")] for r in table["data"]] == ["exp0", "exp1"]
     assert table["data"][0][table["columns"].index("num_trials")] == 64
     for art in evaluated.artifacts:
         for entry in art["manifest"]["contents"]:

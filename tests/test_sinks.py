@@ -39,6 +39,15 @@ def test_an_80_column_terminal_keeps_the_bar_visible_and_drops_postfix_fields_fr
     assert len(postfix) <= 80 - 50 and "frame=4096" in postfix and "grad_norm" not in postfix, line
 
 
+def test_progress_bar_counts_the_checkpoints_of_an_evaluation_from_those_already_done():
+    out = Terminal()
+    bar = ProgressBar(3, 1, stream=out, unit="checkpoint")
+    bar.advance(epoch=40)
+    bar.close()
+    text = out.getvalue()
+    assert "1/3" in text and "2/3" in text and "checkpoint" in text and "epoch=40" in text, text
+
+
 def test_progress_bar_is_silent_off_a_terminal():
     out = io.StringIO()
     bar = ProgressBar(total_epochs=10, stream=out)

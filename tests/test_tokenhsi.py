@@ -5,6 +5,7 @@ import io
 import json
 import os
 import shutil
+import signal
 
 import pytest
 
@@ -15,6 +16,7 @@ from hsi_wandb.rl_games_mixin import apply_to_runner
 from hsi_wandb.evaluation import load_checkpoint
 from offline_run import OfflineRun, offline_runs
 from test_rl_games_adapter import assert_mirrored, tensorboard_scalars
+from test_sinks import Terminal
 
 TRAINING_KEYS = ["performance/total_fps", "performance/step_fps", "performance/update_time", "performance/play_time",
                  "losses/a_loss", "losses/c_loss", "losses/disc_loss", "losses/bounds_loss", "losses/entropy",
@@ -52,10 +54,33 @@ def eval_runs(root):
     return [run for run in map(OfflineRun, offline_runs(root)) if run.of_type("run")[0].get("job_type") == "eval"]
 
 
+def eval_run_of(root, *checkpoints):
+    """The eval run below ``root`` that evaluated exactly ``checkpoints``."""
+    (found,) = [run for run in eval_runs(root) if [c["path"] for c in run.config["eval"]["checkpoints"]]
+                == [os.path.abspath(c) for c in checkpoints]]
+    return found
+
+
+def preempting_the_third_evaluation(monkeypatch):
+    """A cluster's preemption, as a real SIGTERM to this process, while the player evaluates its third checkpoint."""
+    calls = []
+    own = tokenhsi_like.TokenHSILikePlayer.run_eval
+
+    def run_eval(player):
+        calls.append(player._checkpoint_fn)
+        if len(calls) == 3:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return own(player)
+
+    monkeypatch.setattr(tokenhsi_like.TokenHSILikePlayer, "run_eval", run_eval)
+    return calls
+
+
 @pytest.fixture(scope="module")
 def tokenhsi(tmp_path_factory):
     """Train with ``max_epochs: 4`` (ASE's loop: 5 epochs, saves at 2, 4 and 5), then evaluate the epoch-2 checkpoint
-    in place and from a copy."""
+    in place and from a copy, then the whole ``nn/`` folder (``--checkpoint output/<exp>/nn/``): preempted at its
+    third checkpoint, and run again."""
     tmp_path = tmp_path_factory.mktemp("tokenhsi")
     with working_in(tmp_path):
         cfg = tokenhsi_like.train_config(tmp_path / "runs", max_epochs=4, save_frequency=2)
@@ -70,8 +95,18 @@ def tokenhsi(tmp_path_factory):
         copied.parent.mkdir(parents=True)
         shutil.copyfile(checkpoint, copied)
         evaluate(cfg, str(copied))
+        known = {run.path for run in eval_runs(exp_dir)}
+        monkeypatch = pytest.MonkeyPatch()
+        calls = preempting_the_third_evaluation(monkeypatch)
+        with pytest.raises(SystemExit) as preempted:
+            evaluate(cfg, str(exp_dir / "nn"))
+        monkeypatch.undo()
+        with contextlib.redirect_stderr(Terminal()) as terminal:
+            evaluate(cfg, str(exp_dir / "nn"))
+        folder = [run for run in eval_runs(exp_dir) if run.path not in known]
         yield {"exp_dir": exp_dir, "train": OfflineRun(train_dir), "checkpoint": checkpoint, "copied": str(copied),
-               "tmp": tmp_path}
+               "tmp": tmp_path, "folder": folder, "calls": calls, "preempted": preempted.value.code,
+               "rerun_said": terminal.getvalue()}
 
 
 @pytest.mark.slow
@@ -100,14 +135,14 @@ def test_the_ase_save_pattern_is_one_version_per_save_point_and_final_after_max_
 @pytest.mark.slow
 def test_the_players_own_evaluation_reaches_an_eval_run_in_the_training_group(tokenhsi):
     train = tokenhsi["train"]
-    (run,) = eval_runs(tokenhsi["exp_dir"])
+    run = eval_run_of(tokenhsi["exp_dir"], tokenhsi["checkpoint"])
     record = run.of_type("run")[0]
     assert record["run_group"] == train.of_type("run")[0]["run_group"]
     state = load_checkpoint(tokenhsi["checkpoint"])
-    assert run.config["eval"]["checkpoint"] == tokenhsi["checkpoint"]
     assert run.config["eval"]["trained_run_id"] == train.run_id
-    assert (run.config["eval"]["epoch"], run.config["eval"]["frame"]) == (2, state["frame"])
-    assert run.config["eval"]["model_artifact"] == "model-{}:epoch-2".format(train.run_id)
+    (checkpoint,) = run.config["eval"]["checkpoints"]
+    assert (checkpoint["epoch"], checkpoint["frame"]) == (2, state["frame"])
+    assert checkpoint["model_artifact"] == "model-{}:epoch-2".format(train.run_id)
     results = player_results(tokenhsi["checkpoint"])
     assert sorted(results) == ["ObjectSet_test_0", "ObjectSet_test_1", "ObjectSet_test_2"]
     (row,) = [r for r in run.history if "eval/ObjectSet_test_1/success_rate" in r]
@@ -122,11 +157,13 @@ def test_the_players_own_evaluation_reaches_an_eval_run_in_the_training_group(to
 
 @pytest.mark.slow
 def test_the_eval_table_has_one_line_per_experiment(tokenhsi):
-    (run,) = eval_runs(tokenhsi["exp_dir"])
+    run = eval_run_of(tokenhsi["exp_dir"], tokenhsi["checkpoint"])
     (table_file,) = glob.glob(os.path.join(run.path, "files", "media", "table", "eval", "results_*.table.json"))
     table = json.load(open(table_file))
-    assert table["columns"] == ["experiment"] + list(player_results(tokenhsi["checkpoint"])["ObjectSet_test_0"])
-    assert [line[0] for line in table["data"]] == ["ObjectSet_test_0", "ObjectSet_test_1", "ObjectSet_test_2"]
+    assert table["columns"] == ["checkpoint", "epoch", "frame", "experiment"] + list(
+        player_results(tokenhsi["checkpoint"])["ObjectSet_test_0"])
+    assert [line[:2] + line[3:4] for line in table["data"]] == [
+        ["HumanoidTraj_00000002.pth", 2, "ObjectSet_test_{}".format(i)] for i in range(3)]
 
 
 @pytest.mark.slow
@@ -138,6 +175,53 @@ def test_a_copied_checkpoint_evaluates_into_the_training_group(tokenhsi):
     results = player_results(tokenhsi["copied"])
     (row,) = [r for r in run.history if "eval/ObjectSet_test_1/success_rate" in r]
     assert row["eval/ObjectSet_test_1/success_rate"] == pytest.approx(results["ObjectSet_test_1"]["success_rate"])
+
+
+@pytest.mark.slow
+def test_the_players_evaluation_of_a_folder_is_one_run_continued_after_preemption(tokenhsi):
+    train, (first, second) = tokenhsi["train"], tokenhsi["folder"]
+    nn_dir = tokenhsi["exp_dir"] / "nn"
+    in_order = [str(nn_dir / name) for name in ("HumanoidTraj_00000002.pth", "HumanoidTraj_00000004.pth",
+                                                "HumanoidTraj.pth")]
+    assert tokenhsi["calls"] == in_order and tokenhsi["preempted"] == 143
+    assert first.run_id == second.run_id and (first.exit_code, second.exit_code) == (143, 0)
+    assert first.of_type("run")[0]["run_group"] == train.of_type("run")[0]["run_group"]
+    rows = [[r for r in segment.history if "eval/ObjectSet_test_0/success_rate" in r] for segment in (first, second)]
+    assert [[r["epoch"] for r in segment] for segment in rows] == [[2, 4], [5]], "no checkpoint twice, none missing"
+    frame_of = {r["epoch"]: r["frame"] for r in train.history}
+    for checkpoint, row in zip(in_order, rows[0] + rows[1]):
+        assert row["frame"] == frame_of[row["epoch"]]
+        for exp, metrics in player_results(checkpoint).items():
+            for key, value in metrics.items():
+                assert row["eval/{}/{}".format(exp, key)] == pytest.approx(value), (checkpoint, exp, key)
+    assert [(c["path"], c["epoch"]) for c in second.config["eval"]["checkpoints"]] == list(zip(in_order, [2, 4, 5]))
+    said = tokenhsi["rerun_said"]
+    assert "hsi_wandb: continuing eval run {} of {}: 2 checkpoint(s) already evaluated are skipped".format(
+        first.run_id, nn_dir) in said
+    assert "2/3" in said and "3/3" in said and "checkpoint" in said, "the bar counts checkpoints done / total"
+
+
+@pytest.mark.slow
+def test_log_eval_logs_checkpoint_results_pairs_as_one_curve_in_epoch_order(tokenhsi):
+    nn_dir = tokenhsi["exp_dir"] / "nn"
+    pairs = [(str(nn_dir / "HumanoidTraj_00000004.pth"), {"sit": {"success_rate": 0.5}}),
+             (str(nn_dir / "HumanoidTraj_00000002.pth"), {"sit": {"success_rate": 0.25}})]
+    with working_in(tokenhsi["tmp"]):
+        run_id = log_eval(pairs, train_cfg=tokenhsi_like.train_config("runs"), source="tokenhsi.yaml")
+    (run,) = [r for r in eval_runs(tokenhsi["exp_dir"]) if r.run_id == run_id]
+    assert [(r["epoch"], r["eval/sit/success_rate"]) for r in run.history if "eval/sit/success_rate" in r] == [
+        (2, 0.25), (4, 0.5)]
+    assert [c["epoch"] for c in run.config["eval"]["checkpoints"]] == [2, 4]
+
+
+@pytest.mark.parametrize("given,message", [
+    ([("a.pth", {"sit": 0.75})], "experiment 'sit' must map metric names to values"),
+    ([("a.pth",)], "a non-empty sequence of \\(checkpoint path, results\\) pairs, got 'list'"),
+    ([], "a non-empty sequence"),
+])
+def test_log_eval_rejects_pairs_of_the_wrong_shape_before_logging_any(given, message):
+    with pytest.raises(ValueError, match=message):
+        log_eval(given)
 
 
 @pytest.mark.slow
