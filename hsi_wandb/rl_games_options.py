@@ -28,7 +28,7 @@ class WandbOptions:
     """Write no checkpoint (the runner trains one epoch)."""
     scratch: bool = False
     """The run is written to a folder deleted after training (``run.py --dry_run --resume 1``): nothing to sync."""
-    code: Tuple[str, str] = ("", "")
+    code: Tuple[str, str] = field(default_factory=code_root)
     """The folder the code snapshot (``wandb.save_code``) and the git commit come from, and what it is."""
 
 

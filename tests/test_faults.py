@@ -134,7 +134,8 @@ def test_a_silent_server_adds_at_most_the_documented_time_and_the_last_line_name
     assert proc.stderr.count("logging offline instead") == 1
     last = proc.stderr.strip().splitlines()[-1]
     assert last.startswith("hsi_wandb: offline run saved; to upload it with its checkpoints, from any directory: "
-                           "python -m hsi_wandb sync exp (or, from this directory only: wandb sync "), last
+                           "python -m hsi_wandb sync {} (or, from this directory only: wandb sync ".format(
+                               tmp_path / "exp")), last
     assert [r["epoch"] for r in OfflineRun(last.split()[-1].rstrip(")")).history] == [1, 2, 3]
     assert not [d for d in os.listdir(tmp_path / "exp" / "wandb") if d.startswith("run-")], "no online attempt left"
 
