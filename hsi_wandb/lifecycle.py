@@ -11,7 +11,7 @@ import warnings
 from typing import Any, Dict, List, Mapping, Optional
 from urllib.parse import urlparse
 
-from ._wandb import load_wandb
+from ._wandb import load_wandb, preload
 from .config import WandbSettings
 from .ranks import is_global_rank_zero
 
@@ -409,6 +409,13 @@ class WandbRun:
 def _define_axes(run: Any) -> None:
     run.define_metric("frame")
     run.define_metric("*", step_metric="frame", step_sync=True)
+
+
+def prepare_start(settings: WandbSettings) -> None:
+    """Load W&B now, before the trainer builds its environment and agent, where :func:`start_run` will start a run
+    later (global rank 0, W&B enabled); other ranks never import it."""
+    if settings.enabled and is_global_rank_zero():
+        preload()
 
 
 def start_run(settings: WandbSettings, run_dir: str, config: Mapping[str, Any], name: Optional[str] = None,

@@ -30,6 +30,7 @@ class GradNormTracker:
         self._norm = TotalNorm(self._params)
         self._grad_scale = grad_scale
         self._queue_callback = Variable._execution_engine.queue_callback
+        self._callback = self._measure
         self._armed = False
         self._last: Any = None
         self._norms: List[Any] = []
@@ -41,7 +42,7 @@ class GradNormTracker:
 
     def _arm(self, grad: Any) -> None:
         self._armed = True
-        self._queue_callback(self._measure)
+        self._queue_callback(self._callback)
 
     def _measure(self) -> None:
         if not self._armed:

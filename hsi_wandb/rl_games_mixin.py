@@ -18,7 +18,7 @@ from .artifacts import CheckpointLogger, checkpoint_path, unshare
 from .config import WandbSettings
 from .evaluation import CHECKPOINT_KEY, trained_run_id
 from .interrupts import Terminated, exit_code_of, sigterm_as_interrupt
-from .lifecycle import NullRun, load_run_record, save_run_record, say, start_run
+from .lifecycle import NullRun, load_run_record, prepare_start, save_run_record, say, start_run
 from .mixing import Mixin, mix_into
 from .model_stats import GradNormTracker, gpu_memory, histogram_data, loss_scale
 from .rl_games_options import WandbOptions, configure, default_options, make_options
@@ -345,4 +345,5 @@ def apply_to_runner(runner: Any, train_cfg: Mapping[str, Any], source: str = "<c
     """
     options = make_options(train_cfg, source, **kwargs)
     attach_to_builders(runner, attach, attach_player, options)
+    prepare_start(options.settings)
     return options.settings
