@@ -1,6 +1,6 @@
 """What W&B logging costs training: hsi_wandb's mirror side by side with TensorBoard only and W&B's own ways.
 
-    python benchmarks/benchmark.py            # the full benchmark, about 30 minutes on 2 CPU cores
+    python benchmarks/benchmark.py            # the full benchmark, about 35 minutes on 2 CPU cores
     python benchmarks/benchmark.py --quick    # a smoke run of every section, about 4 minutes
     python benchmarks/benchmark.py --write benchmarks/README.md   # also put the tables into that page
 
@@ -747,8 +747,8 @@ def report_scaling(results: Dict[str, Any], args: argparse.Namespace) -> Dict[st
                      "{:.3f} ({:.2f} %)".format(1e3 * flat, 100 * flat / n["backward_s"]),
                      "{:.3f} ({:.2f} %)".format(1e3 * n["per_tensor_s"], 100 * n["per_tensor_s"] / n["backward_s"]),
                      "{:.3f}".format(1e3 * n["epoch_values_s"])])
-    table("7. Gradient and parameter norms against network size, {} optimizer steps each (Adam, clipped), medians"
-          .format(args.norm_steps),
+    table("7. Gradient and parameter norms against network size, at least {} optimizer steps and 5 s each (Adam, "
+          "clipped), medians".format(args.norm_steps),
           ["network", "forward + backward (ms)", "tracker per step (ms, share)", "  of which the norm, "
            "torch._foreach_norm (ms)", "tracker with torch < 1.13's flat buffer (ms, share)", "before: one norm per "
            "tensor (ms, share)", "epoch_values, one transfer (ms)"], rows,

@@ -512,8 +512,12 @@ def per_tensor_norm(tensors: List[Any]) -> Any:
     return torch.norm(torch.stack([torch.norm(t, 2, dtype=torch.float32) for t in tensors]), 2)
 
 
+MIN_NORM_TIME_S = 5.0
+"""Section 7 times at least this long per network (more steps than asked for small networks), for stable medians."""
+
+
 def norm_cost(architecture: str, width: int, layers: int, steps: int) -> Dict[str, Any]:
-    """Train ``steps`` optimizer steps (Adam, gradients clipped) of one network with the mixin's
+    """Train ``steps`` optimizer steps or more (Adam, gradients clipped) of one network with the mixin's
     ``GradNormTracker``; per step, the forward and backward time, the time the tracker takes inside backward (its
     hooks and the norm), and on the same gradients the norm computed per tensor (before), with
     ``torch._foreach_norm`` and with the flat buffer of torch < 1.13; per epoch, ``epoch_values``."""
@@ -550,7 +554,8 @@ def norm_cost(architecture: str, width: int, layers: int, steps: int) -> Dict[st
 
     figures: Dict[str, List[float]] = {"backward_s": [], "tracker_s": [], "per_tensor_s": [], "foreach_s": [],
                                        "flat_s": [], "epoch_values_s": []}
-    for step in range(steps + 1):
+    step, timed_from = 0, time.perf_counter()
+    while step <= steps or time.perf_counter() - timed_from < MIN_NORM_TIME_S:
         optimizer.zero_grad()
         spent[0] = 0.0
         started = time.perf_counter()
@@ -565,6 +570,7 @@ def norm_cost(architecture: str, width: int, layers: int, steps: int) -> Dict[st
             figures["tracker_s"].append(spent[0])
             for key, value in zip(("per_tensor_s", "foreach_s", "flat_s"), baseline):
                 figures[key].append(value)
+        step += 1
     for _ in range(3):
         figures["epoch_values_s"].append(timed(tracker.epoch_values))
     return dict({k: statistics.median(v) for k, v in figures.items()}, params=sum(p.numel() for p in params),
