@@ -88,9 +88,9 @@ def test_total_norm_keeps_its_precision_at_tens_of_millions_of_elements_and_acro
     half-precision parameter is normed in float32, beside float32 ones in the same optimizer."""
     torch.manual_seed(2)
     params = [torch.nn.Parameter(torch.randn(500000 + i) + 3) for i in range(40)]
-    params += [torch.nn.Parameter(torch.randn(33, 5)), torch.nn.Parameter(torch.randn(300).half() * 200)]
+    params += [torch.nn.Parameter(torch.randn(33, 5)), torch.nn.Parameter((torch.randn(300) * 200).half())]
     for p in params:
-        p.grad = torch.randn_like(p) * 1e-3
+        p.grad = (torch.randn(p.shape) * 1e-3).to(p.dtype)
     norms = TotalNorm(params)
     assert float(norms.of_params()) == pytest.approx(float64_norm(params), rel=1e-5)
     assert float(norms.of_grads()) == pytest.approx(float64_norm([p.grad for p in params]), rel=1e-5)
@@ -152,7 +152,7 @@ def cpu_grad_scaler():
     scaler_class = getattr(getattr(torch, "amp", None), "GradScaler", None)
     try:
         scaler = scaler_class("cpu", init_scale=1024.0)
-    except (TypeError, RuntimeError):
+    except Exception:  # no GradScaler (torch < 2.3), or none for the CPU
         return None
     return scaler if scaler.is_enabled() else None
 
