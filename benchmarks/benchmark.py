@@ -1,6 +1,6 @@
 """What W&B logging costs training: hsi_wandb's mirror side by side with TensorBoard only and W&B's own ways.
 
-    python benchmarks/benchmark.py            # the full benchmark, about 30 minutes on 2 CPU cores
+    python benchmarks/benchmark.py            # the full benchmark, about 35 minutes on 2 CPU cores
     python benchmarks/benchmark.py --quick    # a smoke run of every section, about 4 minutes
     python benchmarks/benchmark.py --write benchmarks/README.md   # also put the tables into that page
 
@@ -15,7 +15,9 @@ Sections (each measurement runs in a fresh process, variants interleaved, median
   4. memory: peak RSS with and without the mirror, RSS after 1,000 and 10,000 logged epochs;
   5. start-up (process start to the first rollout step) and shut-down (last epoch to process exit);
   6. videos: epoch time with ``wandb.videos`` watching a folder, and with ``--capture_video`` recording the default
-     task, against the mirror alone, on the epochs without a video and on those that record one.
+     task, against the mirror alone, on the epochs without a video and on those that record one;
+  7. cost as the work grows: the gradient and parameter norms against network size (the default task's network to
+     about 100 M parameters) as a share of the backward pass, and the mirror's cost against scalars per epoch.
 Exits with status 1 if a checkpoint is missing from its run or holds other bytes than were saved.
 """
 import argparse
@@ -71,7 +73,13 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p.add_argument("--save_gap", type=float, default=1.5, help="seconds between two saves (default 1.5)")
     p.add_argument("--video_epochs", type=int, help="training epochs per video run (default 40; quick 12)")
     p.add_argument("--video_repeats", type=int, help="runs per video variant, interleaved (default 3; quick 1)")
-    p.add_argument("--sections", default="123456", help="which sections to run, e.g. 13 (default: all)")
+    p.add_argument("--networks", nargs="+", help="section 7's networks: mlp (the default task's) or "
+                   "transformer:<width>x<layers> (default: mlp and about 1, 12, 50 and 100 M parameters; quick: "
+                   "mlp and about 1 and 12 M)")
+    p.add_argument("--norm_steps", type=int, help="optimizer steps timed per network (default 6; quick 3)")
+    p.add_argument("--scalar_counts", type=int, nargs="+", help="scalars per epoch in section 7 (default 20 50 "
+                   "100 200 500; quick 20 500)")
+    p.add_argument("--sections", default="1234567", help="which sections to run, e.g. 13 (default: all)")
     p.add_argument("--keep", metavar="DIR", help="keep every run's files under DIR instead of a temporary folder")
     p.add_argument("--json", metavar="FILE", help="also write every measurement, unaggregated, to FILE")
     p.add_argument("--write", metavar="FILE", help="replace the results between the markers in FILE (a Markdown "
@@ -85,7 +93,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
             p.error("--write {}: {}".format(args.write, exc))
     defaults = dict(repeats=(1, 5), epochs=(6, 25), log_epochs=(200, 400), log_repeats=(1, 2),
                     memory_epochs=([1000, 3000], [1000, 5000, 10000]), sizes_mb=([10, 100], [10, 100, 500]),
-                    saves=(3, 5), video_epochs=(12, 40), video_repeats=(1, 3))
+                    saves=(3, 5), video_epochs=(12, 40), video_repeats=(1, 3), norm_steps=(3, 6),
+                    networks=(["mlp", "transformer:256x1", "transformer:512x4"],
+                              ["mlp", "transformer:256x1", "transformer:512x4", "transformer:1024x4",
+                               "transformer:1024x8"]),
+                    scalar_counts=([20, 500], [20, 50, 100, 200, 500]))
     for key, (quick, full) in defaults.items():
         if getattr(args, key) is None:
             setattr(args, key, quick if args.quick else full)
@@ -540,11 +552,33 @@ def report_startup(runs: Dict[str, List[Dict[str, Any]]]) -> None:
           "last epoch's stats to the process exiting (final save, finishing the run).")
 
 
+STARTUP_TARGET_S, SHARE_TARGET = 0.3, 0.005
+
+
 def report_targets(wall: Optional[Dict[str, Any]], profiles: Optional[Dict[str, Dict[str, float]]],
                    costs: Optional[Dict[str, float]], saves: Optional[Dict[str, Any]],
-                   memory: Optional[Dict[str, float]], video_ratios: Optional[Dict[str, float]] = None) -> None:
+                   memory: Optional[Dict[str, float]], video_ratios: Optional[Dict[str, float]] = None,
+                   scaling: Optional[Dict[str, float]] = None,
+                   training: Optional[Dict[str, List[Dict[str, Any]]]] = None) -> None:
     """The issue's targets, each with its figure and whether it is met."""
     rows = []
+    if profiles and {"mirror", "sync_tb"} <= set(profiles):
+        b, c = profiles["mirror"], profiles["sync_tb"]
+        per_epoch = [1e3 * p["main_logging_s"] * p["epoch_s"] / p["window_s"] for p in (b, c)]
+        rows.append(["(b) <= (c): training thread in W&B code per epoch (1b)",
+                     "{:.2f} ms vs {:.2f} ms".format(*per_epoch), _met(per_epoch[0] <= per_epoch[1])])
+        shares = [logging_share(b), logging_share(c)]
+        rows.append(["(b) share of the training window <= {:.1f} % and <= (c)'s (1b)".format(100 * SHARE_TARGET),
+                     "{:.2f} % vs {:.2f} %".format(100 * shares[0], 100 * shares[1]),
+                     _met(shares[0] <= min(SHARE_TARGET, shares[1]))])
+    if training:
+        up = {v: median([r["startup_s"] for r in training[v]]) for v in ("plain", "mirror", "sync_tb")}
+        down = {v: median([r["shutdown_s"] for r in training[v]]) for v in ("plain", "mirror", "sync_tb")}
+        rows.append(["(b) start-up <= +{:.1f} s over (a) and <= (c)'s (5)".format(STARTUP_TARGET_S),
+                     "{:+.2f} s vs {:+.2f} s".format(up["mirror"] - up["plain"], up["sync_tb"] - up["plain"]),
+                     _met(up["mirror"] - up["plain"] <= STARTUP_TARGET_S and up["mirror"] <= up["sync_tb"])])
+        rows.append(["(b) shut-down <= (c)'s (5)", "{:+.2f} s vs {:+.2f} s".format(
+            down["mirror"] - down["plain"], down["sync_tb"] - down["plain"]), _met(down["mirror"] <= down["sync_tb"])])
     if profiles and "mirror" in profiles:
         implied = 1 / (1 - logging_share(profiles["mirror"]))
         rows.append(["(b)/(a) epoch time <= 1.01: W&B's share of (b)'s time, profiled (1b)", "{:.4f}".format(implied),
@@ -574,6 +608,10 @@ def report_targets(wall: Optional[Dict[str, Any]], profiles: Optional[Dict[str, 
     if memory:
         rows.append(["RSS flat in the number of epochs (< 5 MiB growth)", "{:+.1f} MiB".format(memory["growth_mb"]),
                      _met(memory["growth_mb"] < 5)])
+    if scaling:
+        rows.append(["gradient/parameter norms <= {:.0f} % of the backward pass at every network size (7)".format(
+            100 * NORM_SHARE), "at most {:.2f} % (torch < 1.13's flat buffer: {:.2f} %)".format(
+                100 * scaling["tracker"], 100 * scaling["flat"]), _met(max(scaling["tracker"], scaling["flat"]) <= NORM_SHARE)])
     if video_ratios:
         worst = max(video_ratios["watch"], video_ratios["capture"])
         rows.append(["epochs without a video unchanged by videos (within 2 % of (b), median) (6)",
@@ -657,6 +695,91 @@ def report_videos(runs: Dict[str, List[Dict[str, Any]]], args: argparse.Namespac
     return ratios
 
 
+# --- section 7: cost as the work grows ----------------------------------------------------------------------
+
+NORM_SHARE = 0.02
+"""The gradient-norm work's target: at most this share of the backward pass, at every network size."""
+
+
+def run_scaling(scratch: Scratch, args: argparse.Namespace) -> Dict[str, Any]:
+    """The norms' cost per network, one worker each; the mirror's and TensorBoard's cost per scalar count."""
+    norms = []
+    for spec in args.networks:
+        architecture, _, shape = spec.partition(":")
+        width, _, layers = shape.partition("x")
+        progress("norms: {}, {} steps".format(spec, args.norm_steps))
+        result, _, _, workdir = scratch.run("norm_cost", "disabled", architecture=architecture, width=int(width or 0),
+                                            layers=int(layers or 0), steps=args.norm_steps)
+        norms.append(dict(result, network=spec))
+        scratch.discard(workdir)
+    scalars: Dict[str, Dict[str, List[Dict[str, Any]]]] = {}
+    for count in args.scalar_counts:
+        for variant, mode, _ in LOG_VARIANTS[:2]:
+            progress("logging {} scalars per epoch: {}".format(count, variant))
+            result, _, _, workdir = scratch.run("log_loop", mode, variant=variant, epochs=args.log_epochs // 2,
+                                                warmup=20, chunk=20, rss_at=[], scalars=count)
+            scalars.setdefault(str(count), {}).setdefault(variant, []).append(result)
+            scratch.discard(workdir)
+    return {"norms": norms, "scalars": scalars}
+
+
+def network_label(network: Dict[str, Any]) -> str:
+    """What a section-7 network is, with its size."""
+    if network["network"] == "mlp":
+        name = "default task's MLPs"
+    else:
+        width, layers = network["network"].split(":")[1].split("x")
+        name = "transformer {} x {} layers".format(width, layers)
+    return "{} ({:.2g} M, {} tensors)".format(name, network["params"] / 1e6, network["tensors"])
+
+
+def report_scaling(results: Dict[str, Any], args: argparse.Namespace) -> Dict[str, float]:
+    """Section 7's tables; returns the norms' largest share of the backward pass (this torch's path and the flat
+    buffer of torch < 1.13) and the mirror's per-scalar cost at the most scalars."""
+    rows, worst = [], {"tracker": 0.0, "flat": 0.0}
+    for n in results["norms"]:
+        flat = n["tracker_s"] - n["foreach_s"] + n["flat_s"]
+        worst["tracker"] = max(worst["tracker"], n["tracker_s"] / n["backward_s"])
+        worst["flat"] = max(worst["flat"], flat / n["backward_s"])
+        rows.append([network_label(n), "{:.1f}".format(1e3 * n["backward_s"]),
+                     "{:.3f} ({:.2f} %)".format(1e3 * n["tracker_s"], 100 * n["tracker_s"] / n["backward_s"]),
+                     "{:.3f}".format(1e3 * n["foreach_s"]),
+                     "{:.3f} ({:.2f} %)".format(1e3 * flat, 100 * flat / n["backward_s"]),
+                     "{:.3f} ({:.2f} %)".format(1e3 * n["per_tensor_s"], 100 * n["per_tensor_s"] / n["backward_s"]),
+                     "{:.3f}".format(1e3 * n["epoch_values_s"])])
+    table("7. Gradient and parameter norms against network size, at least {} optimizer steps and 5 s each (Adam, "
+          "clipped), medians".format(args.norm_steps),
+          ["network", "forward + backward (ms)", "tracker per step (ms, share)", "  of which the norm, "
+           "torch._foreach_norm (ms)", "tracker with torch < 1.13's flat buffer (ms, share)", "before: one norm per "
+           "tensor (ms, share)", "epoch_values, one transfer (ms)"], rows,
+          "Tracker per step: the time GradNormTracker takes inside the backward pass (its hooks and the norm at the "
+          "end of backward), measured on the training thread. On the same gradients: the norm with "
+          "torch._foreach_norm (this torch's path), with the flat buffer torch 1.8 to 1.12 get (copied in with one "
+          "torch.cat, reduced in 64 Ki-element chunks; the share adds the hooks), and as hsi_wandb computed it before, "
+          "one torch.norm per tensor. epoch_values: the parameter norm and the epoch's mean gradient norm, read with "
+          "one device-to-host transfer per epoch (no step transfers anything: tests/test_model_stats.py counts "
+          "them). CPU, {} torch threads; on CUDA the per-tensor path launches two kernels per tensor, the fused one "
+          "a few per step.".format(results["norms"][0]["threads"] if results["norms"] else "-"))
+    counts = sorted(results["scalars"], key=int)
+    rows, per_scalar = [], 0.0
+    for count in counts:
+        walls = {v: median([r["wall_us"] for r in results["scalars"][count][v]]) for v in ("tb", "mirror")}
+        service = median([r["service_cpu_us"] for r in results["scalars"][count]["mirror"]])
+        added = walls["mirror"] - walls["tb"]
+        per_scalar = (added + service) / int(count)
+        rows.append([count, "{:.0f}".format(walls["tb"]), "{:.0f}".format(walls["mirror"]),
+                     "{:+.0f} ({:+.1f} %)".format(added, 100 * added / walls["tb"]), "{:.0f}".format(service),
+                     "{:.1f}".format(per_scalar)])
+    table("7b. The mirror's cost against scalars per epoch (real tensorboardX writer, real offline run), {} epochs "
+          "each".format(args.log_epochs // 2),
+          ["scalars per epoch", "TensorBoard only (us/epoch)", "mirror (us/epoch)", "mirror minus TensorBoard",
+           "W&B service CPU (us/epoch)", "W&B cost per scalar (us)"], rows,
+          "As section 2, with the scalars cut from or extended beyond its 50 (per-task episode statistics); one "
+          "run each. 'W&B cost per scalar': the training thread's added time plus the service's CPU, over the "
+          "scalars.")
+    return dict(worst, per_scalar_us=per_scalar)
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     """Run the benchmark; with --write, its tables also go into that page. 1 if a checkpoint went missing."""
     args = parse_args(argv)
@@ -677,7 +800,7 @@ def run_benchmark(args: argparse.Namespace) -> int:
     info = machine()
     table("Machine", ["", ""], info)
     scratch = Scratch(args.keep)
-    training = wall = profiles = costs = saves = memory = video_ratios = None
+    training = wall = profiles = costs = saves = memory = video_ratios = scaling = None
     raw: Dict[str, Any] = {"args": vars(args), "machine": dict(info)}
     try:
         if set("145") & set(args.sections):
@@ -701,12 +824,15 @@ def run_benchmark(args: argparse.Namespace) -> int:
         if "6" in args.sections:
             raw["videos"] = run_videos(scratch, args)
             video_ratios = report_videos(raw["videos"], args)
+        if "7" in args.sections:
+            raw["scaling"] = run_scaling(scratch, args)
+            scaling = report_scaling(raw["scaling"], args)
     finally:
         scratch.close()
         if args.json:
             with open(args.json, "w") as f:
                 json.dump(raw, f, indent=1)
-    report_targets(wall, profiles, costs, saves, memory, video_ratios)
+    report_targets(wall, profiles, costs, saves, memory, video_ratios, scaling, training)
     print("\nW&B project of the offline runs: {}. Load average before: {}, after: {}. Benchmark took {:.0f} s."
           .format(BENCH_PROJECT, load_before, load_average(), time.time() - started))
     return 1 if saves and saves["problems"] else 0

@@ -244,8 +244,9 @@ AMP_TAGS = ["performance/total_fps", "performance/step_fps", "performance/update
 TASKS = ("traj", "reach", "heading", "sit")
 
 
-def epoch_tags() -> List[Tuple[str, str]]:
-    """The 50 (tag, axis) pairs a multi-task AMP agent (TokenHSI-style) writes each epoch."""
+def epoch_tags(count: int = 50) -> List[Tuple[str, str]]:
+    """``count`` (tag, axis) pairs: the 50 a multi-task AMP agent (TokenHSI-style) writes each epoch, cut short or
+    followed by per-task episode statistics (``Episode/task<i>_stat<j>``, against frame) up to ``count``."""
     tags = [(tag, "frame") for tag in AMP_TAGS]
     tags += [("rewards0/frame", "frame"), ("rewards0/iter", "epoch"), ("rewards0/time", "time"),
              ("episode_lengths/frame", "frame"), ("episode_lengths/iter", "epoch")]
@@ -254,7 +255,8 @@ def epoch_tags() -> List[Tuple[str, str]]:
                  ("rewards/{}/time".format(task), "time"), ("Episode/{}_success".format(task), "frame")]
     tags += [("successes/frame", "frame"), ("successes/iter", "epoch"), ("successes/time", "time"),
              ("Episode/num_resets", "frame"), ("Episode/mean_progress", "frame"), ("Episode/timeouts", "frame")]
-    return tags
+    tags += [("Episode/task{}_stat{}".format(i // 10, i % 10), "frame") for i in range(count - len(tags))]
+    return tags[:count]
 
 
 class TensorBoardPath:
@@ -338,8 +340,8 @@ def service_busy_until_idle(idle_cpu_per_s: float, quiet_s: float = 5.0, limit_s
     return last_busy - started
 
 
-def log_loop(variant: str, epochs: int, warmup: int, chunk: int, rss_at: List[int]) -> Dict[str, Any]:
-    """Write ``epochs`` realistic epochs (50 scalars each) through one logging path and time it.
+def log_loop(variant: str, epochs: int, warmup: int, chunk: int, rss_at: List[int], scalars: int = 50) -> Dict[str, Any]:
+    """Write ``epochs`` realistic epochs (``scalars`` scalars each) through one logging path and time it.
 
     Returns the median wall time per epoch over chunks of ``chunk`` epochs; CPU per epoch of this process
     and of the W&B service, from the loop's start to the service being idle again, less its idle CPU; how long
@@ -348,11 +350,11 @@ def log_loop(variant: str, epochs: int, warmup: int, chunk: int, rss_at: List[in
     run_dir = os.path.abspath("log_loop")
     os.makedirs(run_dir, exist_ok=True)
     path = logging_path(variant, run_dir)
-    tags = epoch_tags()
+    tags = epoch_tags(scalars)
     frames_per_epoch, t0 = 32768, time.time()
 
     def write(epoch: int) -> None:
-        """One epoch: start it, then its 50 scalars, each at the step of its axis."""
+        """One epoch: start it, then its scalars, each at the step of its axis."""
         frame = epoch * frames_per_epoch
         path.begin_epoch(epoch, frame)
         steps = {"frame": frame, "epoch": epoch, "time": time.time() - t0}
@@ -476,7 +478,106 @@ def checkpoints(variant: str, size_mb: int, saves: int, gap_s: float) -> Dict[st
     return {"saves": agent.records, "finish_s": finish_s, "sync_dir": sync_dir}
 
 
-WORKERS = {"train": train, "log_loop": log_loop, "checkpoints": checkpoints}
+# --- section 7: the gradient and parameter norms against network size -------------------------------------------
+
+
+def network(architecture: str, width: int, layers: int) -> Tuple[Any, Any]:
+    """(model, a function of the model giving a loss) for ``architecture`` mlp (the default task's actor, critic and
+    discriminator, [128, 64] and [64, 32], on a minibatch of 8192) or transformer (an encoder of ``layers`` layers of
+    ``width``, 8 heads, on 64 sequences of 16 tokens)."""
+    import torch
+
+    torch.manual_seed(0)
+    if architecture == "mlp":
+        def mlp(units: List[int], inputs: int) -> Any:
+            dims = [inputs] + units
+            parts: List[Any] = []
+            for a, b in zip(dims, dims[1:]):
+                parts += [torch.nn.Linear(a, b), torch.nn.ReLU()]
+            return torch.nn.Sequential(*parts, torch.nn.Linear(dims[-1], 2))
+
+        model = torch.nn.ModuleList([mlp([128, 64], 16), mlp([128, 64], 16), mlp([64, 32], 8)])
+        batch = [torch.randn(8192, 16), torch.randn(8192, 16), torch.randn(4096, 8)]
+        return model, lambda m: sum(part(x).pow(2).mean() for part, x in zip(m, batch))
+    layer = torch.nn.TransformerEncoderLayer(width, 8, 4 * width, batch_first=True)
+    model = torch.nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
+    tokens = torch.randn(64, 16, width)
+    return model, lambda m: m(tokens).pow(2).mean()
+
+
+def per_tensor_norm(tensors: List[Any]) -> Any:
+    """The norm as hsi_wandb computed it before (one ``torch.norm`` per tensor): the baseline of section 7."""
+    import torch
+
+    return torch.norm(torch.stack([torch.norm(t, 2, dtype=torch.float32) for t in tensors]), 2)
+
+
+MIN_NORM_TIME_S = 5.0
+"""Section 7 times at least this long per network (more steps than asked for small networks), for stable medians."""
+
+
+def norm_cost(architecture: str, width: int, layers: int, steps: int) -> Dict[str, Any]:
+    """Train ``steps`` optimizer steps or more (Adam, gradients clipped) of one network with the mixin's
+    ``GradNormTracker``; per step, the forward and backward time, the time the tracker takes inside backward (its
+    hooks and the norm), and on the same gradients the norm computed per tensor (before), with
+    ``torch._foreach_norm`` and with the flat buffer of torch < 1.13; per epoch, ``epoch_values``."""
+    import torch
+
+    from hsi_wandb.model_stats import GradNormTracker, TotalNorm
+
+    model, loss_of = network(architecture, width, layers)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
+    params = [p for p in model.parameters() if p.requires_grad]
+    spent = [0.0]
+
+    class TimedTracker(GradNormTracker):
+        """The tracker, with the time of its hooks and of its end-of-backward callback added up."""
+
+        def _arm(self, grad: Any) -> None:
+            started = time.perf_counter()
+            super()._arm(grad)
+            spent[0] += time.perf_counter() - started
+
+        def _measure(self) -> None:
+            started = time.perf_counter()
+            super()._measure()
+            spent[0] += time.perf_counter() - started
+
+    tracker = TimedTracker(optimizer)
+    fused, flat = TotalNorm(params), TotalNorm(params)
+    flat._fused = False
+
+    def timed(fn: Any, *args: Any) -> float:
+        started = time.perf_counter()
+        fn(*args)
+        return time.perf_counter() - started
+
+    figures: Dict[str, List[float]] = {"backward_s": [], "tracker_s": [], "per_tensor_s": [], "foreach_s": [],
+                                       "flat_s": [], "epoch_values_s": []}
+    step, timed_from = 0, time.perf_counter()
+    while step <= steps or time.perf_counter() - timed_from < MIN_NORM_TIME_S:
+        optimizer.zero_grad()
+        spent[0] = 0.0
+        started = time.perf_counter()
+        loss_of(model).backward()
+        backward_s = time.perf_counter() - started
+        grads = [p.grad for p in params if p.grad is not None]
+        baseline = [timed(per_tensor_norm, grads), timed(fused.of_grads), timed(flat.of_grads)]
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        optimizer.step()
+        if step:  # the first step allocates the buffers, Adam's state and the optimizer's lazy imports
+            figures["backward_s"].append(backward_s - spent[0])
+            figures["tracker_s"].append(spent[0])
+            for key, value in zip(("per_tensor_s", "foreach_s", "flat_s"), baseline):
+                figures[key].append(value)
+        step += 1
+    for _ in range(3):
+        figures["epoch_values_s"].append(timed(tracker.epoch_values))
+    return dict({k: statistics.median(v) for k, v in figures.items()}, params=sum(p.numel() for p in params),
+                tensors=len(params), threads=torch.get_num_threads())
+
+
+WORKERS = {"train": train, "log_loop": log_loop, "checkpoints": checkpoints, "norm_cost": norm_cost}
 
 
 def main() -> None:

@@ -24,6 +24,23 @@ def load_wandb() -> Optional[Any]:
         return None
 
 
+ON_FIRST_INIT = ("wandb", "wandb.sdk.launch")
+"""``wandb`` and what ``wandb.init`` imports the first time it runs (its launch-input check)."""
+
+
+def preload() -> None:
+    """Import ``ON_FIRST_INIT`` now, quietly (a missing or broken wandb is reported when the run starts).
+
+    Called before a trainer builds its agent: W&B's pydantic models look their classes up with
+    ``inspect.getmodule``, which walks every loaded module, and torch's compiler stack, loaded when the agent
+    makes its optimizer, adds thousands. Imported before it, wandb costs 0.5-0.8 CPU-seconds less."""
+    for name in ON_FIRST_INIT:
+        try:
+            importlib.import_module(name)
+        except Exception:
+            return
+
+
 def live_run() -> Optional[Any]:
     """The W&B run live in this process (``wandb.run``); None without importing wandb when nothing imported it."""
     wandb = sys.modules.get("wandb")

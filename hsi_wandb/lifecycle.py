@@ -12,7 +12,7 @@ import warnings
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 from urllib.parse import urlparse
 
-from ._wandb import load_wandb
+from ._wandb import live_run, load_wandb, preload
 from .config import WandbSettings
 from .ranks import is_global_rank_zero
 
@@ -121,6 +121,42 @@ def _offline_reason(environ: Mapping[str, str], api_key: Optional[str] = None) -
     finally:
         connection.close()
     return None
+
+
+def _probe_key(environ: Mapping[str, str], api_key: Optional[str]) -> tuple:
+    """What the probe's answer depends on: the server and the credentials it could find."""
+    return (environ.get("WANDB_BASE_URL") or DEFAULT_BASE_URL, api_key, environ.get("WANDB_API_KEY"),
+            environ.get("WANDB_IDENTITY_TOKEN_FILE"), environ.get("NETRC"))
+
+
+class _Probe:
+    """:func:`_offline_reason` on a thread of its own, started while the trainer builds its environment and agent."""
+
+    def __init__(self, environ: Mapping[str, str], api_key: Optional[str]):
+        self.key = _probe_key(environ, api_key)
+        self._answer: List[Optional[str]] = []
+        self._thread = threading.Thread(target=lambda: self._answer.append(_offline_reason(environ, api_key)),
+                                        name="hsi_wandb-probe", daemon=True)
+        self._thread.start()
+
+    def answer(self) -> List[Optional[str]]:
+        """[the reason, or None], once the probe is done; empty if it failed."""
+        self._thread.join()
+        return self._answer
+
+
+_prepared: List[_Probe] = []
+
+
+def _probed_reason(environ: Mapping[str, str], api_key: Optional[str]) -> Optional[str]:
+    """The answer of the probe :func:`prepare_start` started for this server and these credentials, else a probe
+    now. Each prepared answer serves one start."""
+    prepared = _prepared.pop() if _prepared else None
+    if prepared is not None and prepared.key == _probe_key(environ, api_key):
+        answer = prepared.answer()
+        if answer:
+            return answer[0]
+    return _offline_reason(environ, api_key)
 
 
 def _relative_if_inside(path: str) -> str:
@@ -427,6 +463,18 @@ def _define_axes(run: Any) -> None:
     run.define_metric("*", step_metric="frame", step_sync=True)
 
 
+def prepare_start(settings: WandbSettings, environ: Optional[Mapping[str, str]] = None) -> None:
+    """Get ready, before the trainer builds its environment and agent, for the run :func:`start_run` will start
+    (global rank 0, W&B enabled; other ranks never import W&B): load W&B, and for an online run check the server on
+    a thread while the trainer builds (start_run waits for the answer and says what it means, as it would have)."""
+    if not settings.enabled or not is_global_rank_zero():
+        return
+    preload()
+    del _prepared[:]
+    if settings.mode == "online" and live_run() is None:
+        _prepared.append(_Probe(dict(os.environ if environ is None else environ), settings.api_key))
+
+
 def start_run(settings: WandbSettings, run_dir: str, config: Mapping[str, Any], name: Optional[str] = None,
               job_type: Optional[str] = None, group: Optional[str] = None,
               previous: Optional[Mapping[str, Any]] = None, environ: Optional[Mapping[str, str]] = None) -> Any:
@@ -451,7 +499,7 @@ def start_run(settings: WandbSettings, run_dir: str, config: Mapping[str, Any], 
     section = settings.wandb
     mode = settings.mode
     if mode == "online":
-        reason = _offline_reason(environ, settings.api_key)
+        reason = _probed_reason(environ, settings.api_key)
         if reason:
             say("{}; logging offline instead".format(reason))
             mode = "offline"

@@ -1,5 +1,9 @@
 """Per-epoch model statistics for the mirror: gradient norm before clipping, parameter norm, histogram data."""
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+CHUNK = 1 << 16
+"""Elements per partial norm of a flat buffer: float32 sums over a few tens of millions of elements in one
+reduction lose digits, partial norms of this size keep the precision of per-tensor norms."""
 
 
 class GradNormTracker:
@@ -12,16 +16,21 @@ class GradNormTracker:
     norm, which the wrapper on this optimizer instance's ``step`` records. No gradient is referenced while
     autograd accumulates it (that would make autograd copy it), and the hooks do no tensor work. A backward
     pass that fails drops its callbacks, so every pass queues its own.
-    ``grad_scale`` returns the loss scale when mixed precision scales the gradients.
+
+    The norms stay on the parameters' device: the steps add no host-device synchronisation, and
+    :meth:`epoch_values` reads the epoch's figures with one transfer. ``grad_scale`` returns the loss scale
+    (a tensor, or a float) when mixed precision scales the gradients.
     """
 
-    def __init__(self, optimizer: Any, grad_scale: Optional[Callable[[], float]] = None):
+    def __init__(self, optimizer: Any, grad_scale: Optional[Callable[[], Any]] = None):
         from torch.autograd import Variable
 
         unique = {id(p): p for group in optimizer.param_groups for p in group["params"] if p.requires_grad}
         self._params = list(unique.values())
+        self._norm = TotalNorm(self._params)
         self._grad_scale = grad_scale
         self._queue_callback = Variable._execution_engine.queue_callback
+        self._callback = self._measure
         self._armed = False
         self._last: Any = None
         self._norms: List[Any] = []
@@ -33,15 +42,13 @@ class GradNormTracker:
 
     def _arm(self, grad: Any) -> None:
         self._armed = True
-        self._queue_callback(self._measure)
+        self._queue_callback(self._callback)
 
     def _measure(self) -> None:
         if not self._armed:
             return
         self._armed = False
-        grads = [p.grad for p in self._params if p.grad is not None]
-        if grads:
-            self._last = _total_norm(grads)
+        self._last = self._norm.of_grads()
 
     def _step(self, *args: Any, **kwargs: Any) -> Any:
         if self._last is not None:
@@ -53,15 +60,17 @@ class GradNormTracker:
         return self._original_step(*args, **kwargs)
 
     def epoch_values(self) -> Dict[str, float]:
-        """``info/grad_norm`` (mean over the epoch's steps) and ``info/param_norm``; resets the epoch."""
+        """``info/grad_norm`` (mean over the epoch's steps) and ``info/param_norm``, read from the device in one
+        transfer; resets the epoch."""
         import torch
 
         with torch.no_grad():
-            values = {"info/param_norm": float(_total_norm([p.detach() for p in self._params]))}
+            figures = [self._norm.of_params()]
             if self._norms:
-                values["info/grad_norm"] = float(torch.stack(self._norms).mean())
+                figures.append(torch.stack(self._norms).mean())
+            values = torch.stack(figures).tolist()
         self._norms = []
-        return values
+        return dict(zip(("info/param_norm", "info/grad_norm"), values))
 
     def close(self) -> None:
         """Remove the hooks and give the optimizer its own ``step`` back."""
@@ -73,13 +82,100 @@ class GradNormTracker:
             self._optimizer.step = self._own_step
 
 
-def _total_norm(tensors: List[Any]) -> Any:
-    """The 2-norm of all ``tensors`` together, computed in float32 (a 0-d tensor).
+class TotalNorm:
+    """The 2-norm of a fixed list of parameters, or of their gradients, all together, in float32, as a 0-d tensor on
+    the first parameter's device, computed without an operation per tensor.
 
-    ``torch.norm``, not ``torch.linalg.vector_norm``: the latter is missing from torch 1.8 (ASE's pin)."""
-    import torch
+    With ``torch._foreach_norm`` (torch 1.13 and later) one call per device and dtype gives the per-tensor norms
+    (one fused kernel on CUDA), combined as ``clip_grad_norm_`` combines them. Older torch (ASE's 1.8) gets one flat
+    buffer per device and dtype, made on first use and reused: the tensors are copied in with one ``torch.cat`` and
+    reduced in partial norms of ``CHUNK`` elements (the zero padding past the end adds nothing).
+    """
 
-    return torch.norm(torch.stack([torch.norm(t, 2, dtype=torch.float32) for t in tensors]), 2)
+    fused = True
+    """Use ``torch._foreach_norm`` where torch has it; False takes older torch's flat buffer (the tests and the
+    benchmark measure both on one torch)."""
+
+    def __init__(self, params: List[Any]):
+        import torch
+
+        groups: Dict[Tuple[Any, Any], List[Any]] = {}
+        for p in params:
+            groups.setdefault((p.device, p.dtype), []).append(p)
+        self._groups = list(groups.values())
+        self._device = params[0].device if params else None
+        self._fused = self.fused and hasattr(torch, "_foreach_norm")
+        self._buffers: Dict[int, Any] = {}
+        self._filled: Dict[int, int] = {}
+
+    def of_params(self) -> Any:
+        """The norm of the parameters' values."""
+        import torch
+
+        with torch.no_grad():
+            return self._combine([self._group_norm(i, group) for i, group in enumerate(self._groups)])
+
+    def of_grads(self) -> Optional[Any]:
+        """The norm of the gradients there are (None when no parameter has one)."""
+        import torch
+
+        norms = []
+        with torch.no_grad():
+            for i, group in enumerate(self._groups):
+                grads = [p.grad for p in group if p.grad is not None]
+                if grads:
+                    norms.append(self._group_norm(i, grads))
+            return self._combine(norms) if norms else None
+
+    def _group_norm(self, index: int, tensors: List[Any]) -> Any:
+        """The norm of ``tensors``, all of group ``index``'s device and dtype."""
+        import torch
+
+        low_precision = tensors[0].dtype in (torch.float16, torch.bfloat16)
+        if self._fused and not low_precision:
+            return torch.norm(torch.stack(torch._foreach_norm(tensors)), 2)
+        partial = torch.norm(self._flat(index, tensors).view(-1, CHUNK), 2, 1,
+                             dtype=torch.float32 if low_precision else None)
+        return torch.norm(partial, 2)
+
+    def _flat(self, index: int, tensors: List[Any]) -> Any:
+        """Group ``index``'s buffer holding ``tensors`` one after another, zeros after them."""
+        import torch
+
+        buffer = self._buffers.get(index)
+        if buffer is None:
+            total = sum(p.numel() for p in self._groups[index])
+            buffer = self._buffers[index] = tensors[0].new_zeros(-(-total // CHUNK) * CHUNK)
+            self._filled[index] = 0
+        size = sum(t.numel() for t in tensors)
+        torch.cat([t.reshape(-1) for t in tensors], out=buffer[:size])
+        if size < self._filled[index]:
+            buffer[size:self._filled[index]].zero_()
+        self._filled[index] = size
+        return buffer
+
+    def _combine(self, norms: List[Any]) -> Any:
+        """One norm from the groups' norms, on the first parameter's device."""
+        import torch
+
+        if len(norms) == 1:
+            return norms[0].to(self._device)
+        return torch.norm(torch.stack([n.to(self._device, torch.float32) for n in norms]), 2)
+
+
+def loss_scale(scaler: Any) -> Optional[Callable[[], Any]]:
+    """The loss scale of an enabled ``GradScaler`` as the tensor it keeps (None when it scales nothing).
+
+    ``GradScaler.get_scale()`` reads it to the host, a synchronisation at every step on CUDA; the tensor it keeps
+    (``_get_scale_async``, in torch 1.8 and later) is only there after its first ``scale()``."""
+    if scaler is None or not scaler.is_enabled():
+        return None
+
+    def scale() -> Any:
+        kept = scaler._get_scale_async()
+        return scaler.get_scale() if kept is None else kept
+
+    return scale
 
 
 def histogram_data(model: Any, which: str) -> Dict[str, Any]:

@@ -18,9 +18,9 @@ from .artifacts import CheckpointLogger, checkpoint_path, unshare
 from .config import WandbSettings
 from .evaluation import CHECKPOINT_KEY, trained_run_id
 from .interrupts import Terminated, exit_code_of, sigterm_as_interrupt
-from .lifecycle import NullRun, load_run_record, save_run_record, say, start_run
+from .lifecycle import NullRun, load_run_record, prepare_start, save_run_record, say, start_run
 from .mixing import Mixin, mix_into
-from .model_stats import GradNormTracker, gpu_memory, histogram_data
+from .model_stats import GradNormTracker, gpu_memory, histogram_data, loss_scale
 from .rl_games_options import WandbOptions, configure, default_options, make_options
 from .rl_games_player import attach_player
 from .rl_games_runner import attach_to_builders
@@ -127,9 +127,7 @@ class WandbMixin(Mixin):
         self._wandb_rewire(self.writer, self._wandb_writer)
         self.writer = self._wandb_writer
         if getattr(self, "model", None) is not None and getattr(self, "optimizer", None) is not None:
-            scaler = getattr(self, "scaler", None)
-            scale = scaler.get_scale if scaler is not None and scaler.is_enabled() else None
-            self._wandb_grad_norms = GradNormTracker(self.optimizer, scale)
+            self._wandb_grad_norms = GradNormTracker(self.optimizer, loss_scale(getattr(self, "scaler", None)))
         if not isinstance(run, NullRun):
             self._wandb_checkpoints = CheckpointLogger(run, section.checkpoints)
 
@@ -372,4 +370,5 @@ def apply_to_runner(runner: Any, train_cfg: Mapping[str, Any], source: str = "<c
     """
     options = make_options(train_cfg, source, **kwargs)
     attach_to_builders(runner, attach, attach_player, options)
+    prepare_start(options.settings)
     return options.settings

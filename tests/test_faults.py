@@ -103,6 +103,40 @@ def test_unreachable_wandb_falls_back_offline_and_training_completes(tmp_path, m
     assert_mirrored(tensorboard_scalars(exp_dir), run.history)
 
 
+@pytest.mark.slow
+def test_the_online_check_is_made_once_on_a_thread_while_the_agent_is_built(tmp_path, monkeypatch, capfd):
+    """apply_to_runner starts the check of the server before the Runner builds the agent; the start uses its answer
+    (one connection to the server in all), says it once and falls back offline as before."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(64)
+    monkeypatch.delenv("WANDB_MODE")
+    monkeypatch.setenv("WANDB_API_KEY", "k" * 40)
+    monkeypatch.setenv("WANDB_BASE_URL", "http://127.0.0.1:{}".format(server.getsockname()[1]))
+    checks = []
+    check = lifecycle._offline_reason
+
+    def noted_check(*args):
+        checks.append(threading.current_thread().name)
+        return check(*args)
+
+    monkeypatch.setattr(lifecycle, "_offline_reason", noted_check)
+    cfg = tiny_env.train_config(tmp_path / "runs", max_epochs=2)
+    cfg["wandb"].update(mode="online", init_timeout=2)
+    exp_dir = train(tmp_path, cfg)
+    server.settimeout(0.5)
+    connections = []
+    with pytest.raises(socket.timeout):
+        while True:
+            connections.append(server.accept()[0])
+    server.close()
+    assert checks == ["hsi_wandb-probe"] and len(connections) == 1
+    assert capfd.readouterr().err.count("logging offline instead") == 1
+    (run_dir,) = offline_runs(exp_dir)
+    run = OfflineRun(run_dir)
+    assert run.exit_code == 0 and [r["epoch"] for r in run.history] == [1, 2, 3]
+
+
 SILENT_SERVER_ADDED_S = 6
 """The fault table (docs/faults.md): what a server that accepts connections and never answers adds, start to exit."""
 SHORT_RUN = """

@@ -380,3 +380,31 @@ def test_the_public_names_resolve_from_rl_games_mixin():
     names = {"WandbMixin", "WandbOptions", "apply_to_runner", "attach", "configure", "make_options"}
     assert set(rl_games_mixin.__all__) == names and all(hasattr(rl_games_mixin, name) for name in names)
     assert rl_games_mixin.configure is rl_games_options.configure, "configure sets the options WandbMixin reads"
+
+
+PRELOAD_SCRIPT = """
+import sys
+sys.path[:0] = {paths!r}
+from rl_games.torch_runner import Runner
+from hsi_wandb.rl_games_mixin import apply_to_runner
+
+before = "wandb" in sys.modules
+apply_to_runner(Runner(), {{"use_wandb": True, "wandb": {{"mode": "offline"}}}}, source="tiny.yaml")
+print(before, sorted(name for name in ("wandb", "wandb.sdk.launch") if name in sys.modules))
+"""
+
+
+@pytest.mark.parametrize("environ,loaded", [({}, "['wandb', 'wandb.sdk.launch']"),
+                                            ({"WANDB_MODE": "disabled"}, "[]"),
+                                            ({"RANK": "1", "WORLD_SIZE": "2"}, "[]")],
+                         ids=["rank-0", "disabled", "rank-1"])
+def test_apply_to_runner_loads_wandb_before_the_agent_is_built_where_a_run_will_start(monkeypatch, environ, loaded):
+    """W&B is imported with what ``wandb.init`` imports first (before torch's compiler stack makes that dearer), on
+    global rank 0 with W&B on; elsewhere it is never imported."""
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    here = os.path.dirname(os.path.abspath(__file__))
+    proc = subprocess.run([sys.executable, "-c", PRELOAD_SCRIPT.format(paths=[here, os.path.dirname(here)])],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.split() == ["False"] + loaded.split(), proc.stdout
