@@ -6,7 +6,6 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
 
 MODES = ("online", "offline", "disabled")
-USE_WANDB_VALUES = (True, False, "auto")
 CHECKPOINT_POLICIES = ("files", "last", "metadata", "none")
 HISTOGRAMS = ("none", "parameters", "gradients", "all")
 MAX_INIT_TIMEOUT = 3600

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from .config import WandbSettings, resolve_settings
-from .numbers import with_numbers
+from .yaml_numbers import with_numbers
 from .provenance import code_root, git_state
 
 

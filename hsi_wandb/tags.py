@@ -1,4 +1,5 @@
-"""How a TensorBoard tag becomes a W&B key (DESIGN.md's metric table), and which x-axis the tag was written against."""
+"""How a TensorBoard tag becomes a W&B key (the README's "What appears on W&B" table), and which x-axis the tag
+was written against."""
 import functools
 import re
 from typing import NamedTuple, Tuple

@@ -1,4 +1,4 @@
-"""The TensorBoard tag -> W&B key mapping of DESIGN.md."""
+"""The TensorBoard tag -> W&B key mapping of the README's "What appears on W&B" table."""
 import pytest
 from hypothesis import given, strategies as st
 

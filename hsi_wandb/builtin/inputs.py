@@ -4,7 +4,7 @@ import math
 import os
 from typing import Any, Callable, Dict, Iterator, List, Mapping, NamedTuple, Tuple
 
-from ..numbers import number_in_text
+from ..yaml_numbers import number_in_text
 
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DEFAULT_TASK = "PointMassTraj"
