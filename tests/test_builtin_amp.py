@@ -9,7 +9,7 @@ import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from hsi_wandb.builtin import evaluation, registry
+from hsi_wandb.builtin import registry, success
 from hsi_wandb.rl_games_mixin import apply_to_runner
 from test_sinks import Terminal
 
@@ -123,10 +123,10 @@ def test_evaluation_numbers_are_consistent(tmp_path):
     runner.load(rl_config(tmp_path, task='PointMassReach', num_envs=64))
     player = runner.create_player()
     player.restore(os.path.join(exp_dir, 'nn', 'PointMassReach.pth'))
-    results = evaluation.evaluate(player, num_trials=100, num_repeats=2)
+    results = success.evaluate(player, num_trials=100, num_repeats=2)
     assert sorted(results) == ['exp0', 'exp1']
     for res in results.values():
-        assert sorted(res) == sorted(evaluation.RESULT_KEYS)
+        assert sorted(res) == sorted(success.RESULT_KEYS)
         assert res['num_trials'] == 100
         assert res['success_trials'] + res['fail_trials_total'] == res['num_trials']
         assert res['fail_trials'] + res['fail_trials_because_terminate'] == res['fail_trials_total']

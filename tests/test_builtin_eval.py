@@ -20,7 +20,7 @@ from offline_run import OfflineRun, offline_runs
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 import run  # noqa: E402
-from hsi_wandb.builtin import evaluation, registry  # noqa: E402
+from hsi_wandb.builtin import registry, success  # noqa: E402
 
 TASKS = ["PointMassTraj", "PointMassReach", "PointMassMultiTask"]
 SMALL = ["--num_envs", "64", "--horizon_length", "16", "--minibatch_size", "1024", "--seed", "1", "--no_progress"]
@@ -80,7 +80,7 @@ def test_eval_on_every_builtin_task_logs_tokenhsi_keys_in_the_training_group(tra
     assert list(results) == experiments
     (row,) = [r for r in case.eval.history if "eval/{}/num_trials".format(experiments[0]) in r]
     for exp, metrics in results.items():
-        assert list(metrics) == list(evaluation.RESULT_KEYS)
+        assert list(metrics) == list(success.RESULT_KEYS)
         for key, value in metrics.items():
             assert row["eval/{}/{}".format(exp, key)] == pytest.approx(value), (exp, key)
     per_repeat = [sum(results[e]["num_trials"] for e in experiments if e.startswith("exp{}".format(i)))
@@ -262,7 +262,7 @@ def test_capture_video_records_every_configured_epoch_and_the_evaluation_and_log
 @pytest.mark.parametrize("num_trials", [8, 64, 100])
 def test_rates_do_not_depend_on_how_many_trials_are_asked_for(num_trials):
     player = SimpleNamespace(env=StaggeredEnv(), act=lambda obs: obs)
-    (result,) = evaluation.evaluate(player, num_trials).values()
+    (result,) = success.evaluate(player, num_trials).values()
     assert result["num_trials"] == num_trials
     assert result["success_rate"] == pytest.approx(0.5, abs=0.5 / num_trials)
     assert result["fail_trials_because_terminate"] + result["success_trials"] == num_trials

@@ -9,7 +9,7 @@ from rl_games.algos_torch import players
 
 from hsi_wandb.evaluation import checkpoint_origin, run_folder
 
-from .evaluation import evaluate
+from .success import evaluate
 from .inputs import fitting
 from .rollout_video import RolloutRecorder
 
