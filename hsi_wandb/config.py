@@ -1,5 +1,4 @@
 """The ``use_wandb`` flag and ``wandb:`` section of a training YAML: typed, validated, resolved against the environment."""
-import dataclasses
 import inspect
 import os
 from dataclasses import dataclass, field

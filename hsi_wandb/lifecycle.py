@@ -15,6 +15,7 @@ from urllib.parse import urlparse
 from ._wandb import live_run, load_wandb, preload
 from .config import WandbSettings
 from .ranks import is_global_rank_zero
+from .warn_once import WarnOnce
 
 DEFAULT_BASE_URL = "https://api.wandb.ai"
 RUN_RECORD = "wandb_run.json"
@@ -187,7 +188,7 @@ class WandbRun:
         self._run = run
         self._owned = owned
         self._failed = False
-        self._warned: set = set()
+        self._once = WarnOnce()
         self.mode = "offline" if run.offline else "online"
         self.run_id: Optional[str] = run.id
         self.sync_dir: Optional[str] = run.settings.sync_dir
@@ -251,11 +252,9 @@ class WandbRun:
             warnings.warn("hsi_wandb: W&B failed to {} ({}: {}); training continues, TensorBoard and "
                           "checkpoints are unaffected, nothing more is sent to W&B".format(
                               what, type(exc).__name__, exc), RuntimeWarning)
-        elif what not in self._warned:
-            self._warned.add(what)
-            warnings.warn("hsi_wandb: W&B failed to {} ({}: {}); that item is not on W&B (later failures of it are "
-                          "not reported), the rest of the run goes on".format(what, type(exc).__name__, exc),
-                          RuntimeWarning)
+        else:
+            self._once.warn(what, "W&B failed to {} ({}: {}); that item is not on W&B (later failures of it are not "
+                            "reported), the rest of the run goes on".format(what, type(exc).__name__, exc))
 
     def log_row(self, row: Mapping[str, Any]) -> None:
         """Log one row (one epoch); its ``frame`` is the x-axis."""

@@ -11,8 +11,9 @@ import os
 import threading
 from stat import S_ISREG
 import time
-import warnings
 from typing import Any, Dict, List, Mapping, Optional, Tuple
+
+from .warn_once import WarnOnce
 
 VIDEO_EXTENSIONS = (".mp4", ".gif", ".webm", ".ogg")
 """The file types ``wandb.Video`` takes from a path."""
@@ -44,7 +45,7 @@ class VideoWatcher:
         self._rows_lock = threading.Lock()
         self._sightings: Dict[str, Tuple[Tuple[int, float], float]] = {}
         self._done: set = set()
-        self._warned = False
+        self._once = WarnOnce()
         self._stop = threading.Event()
         self._thread: Optional[threading.Thread] = None
         if watch:
@@ -133,7 +134,4 @@ class VideoWatcher:
             self._warn("could not read video {} ({}: {})".format(path, type(exc).__name__, exc))
 
     def _warn(self, message: str) -> None:
-        if not self._warned:
-            self._warned = True
-            warnings.warn("hsi_wandb: {}; training goes on (further video problems are not reported)".format(message),
-                          RuntimeWarning)
+        self._once.warn("video", "{}; training goes on (further video problems are not reported)".format(message))

@@ -1,12 +1,12 @@
 """A SummaryWriter mirror: every call reaches the wrapped writer unchanged; scalars also reach W&B, one row per epoch."""
 import math
 import time
-import warnings
 from collections import Counter
 from typing import Any, Callable, Dict, Optional
 
 from .sinks import RowFanout
 from .tags import FRAME, also_logged_as, map_tag
+from .warn_once import WarnOnce
 
 
 _RESERVED = frozenset(("", "frame", "epoch", "wall_time"))
@@ -52,9 +52,7 @@ class WandbWriter:
         self._rows = 0
         self._last_frame = 0
         self._explicit = False
-        self._warned = False
-        self._warned_non_finite = False
-        self._warned_renamed = False
+        self._once = WarnOnce()
 
     @property
     def wall_time(self) -> float:
@@ -125,10 +123,9 @@ class WandbWriter:
         if not self._values and not self._explicit and self._epoch_source is not None:
             self._epoch = int(self._epoch_source())
         self._values[tag] = value
-        if not math.isfinite(value) and not self._warned_non_finite:
-            self._warned_non_finite = True
-            warnings.warn("hsi_wandb: {!r} is {} at step {}; mirrored as is (W&B shows NaN / Infinity), further "
-                          "non-finite values are not reported".format(tag, value, global_step), RuntimeWarning)
+        if not math.isfinite(value):
+            self._once.warn("non-finite", "{!r} is {} at step {}; mirrored as is (W&B shows NaN / Infinity), further "
+                            "non-finite values are not reported".format(tag, value, global_step))
 
     def _row_values(self) -> Dict[str, float]:
         """One key per tag family; a member that disagrees with the family's value is kept under its own tag.
@@ -150,10 +147,9 @@ class WandbWriter:
 
     def _safe_key(self, key: str) -> str:
         safe = safe_key(key)
-        if safe != key and not self._warned_renamed:
-            self._warned_renamed = True
-            warnings.warn("hsi_wandb: TensorBoard tag {!r} is logged to W&B as {!r} (W&B reserves or cannot store "
-                          "the name); further renames are not reported".format(key, safe), RuntimeWarning)
+        if safe != key:
+            self._once.warn("renamed", "TensorBoard tag {!r} is logged to W&B as {!r} (W&B reserves or cannot store "
+                            "the name); further renames are not reported".format(key, safe))
         return safe
 
     def _row_frame(self) -> int:
@@ -166,6 +162,4 @@ class WandbWriter:
         return self._epoch if self._epoch is not None else self._rows + 1
 
     def _warn_once(self, message: str) -> None:
-        if not self._warned:
-            self._warned = True
-            warnings.warn("hsi_wandb: " + message + " (further mirror errors are not reported)", RuntimeWarning)
+        self._once.warn("mirror", message + " (further mirror errors are not reported)")

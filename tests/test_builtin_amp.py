@@ -1,6 +1,5 @@
 """Built-in AMP agent with a real rl_games Runner: TensorBoard tags, checkpoints, resume, evaluation, learning."""
 
-import glob
 import math
 import os
 import sys

@@ -14,7 +14,6 @@ import time
 import warnings
 
 import numpy as np
-import psutil
 import pytest
 import wandb
 import torch

@@ -2,11 +2,11 @@
 extra: imageio-ffmpeg and the ffmpeg it ships), which ``wandb.videos`` then picks up like any simulator's videos."""
 import os
 import threading
-import warnings
 from typing import Any, List, Optional
 
 import numpy as np
 
+from ..warn_once import WarnOnce
 from .render import render_envs
 
 EXTRA_MISSING = '--capture_video needs the video extra: pip install -e ".[video]" (imageio-ffmpeg, with its ffmpeg)'
@@ -37,7 +37,7 @@ class RolloutRecorder:
         self._name: Optional[str] = None
         self._frames: List[np.ndarray] = []
         self._writers: List[threading.Thread] = []
-        self._warned = False
+        self._once = WarnOnce()
         self.written: List[str] = []
 
     @property
@@ -98,7 +98,5 @@ class RolloutRecorder:
         except Exception as exc:
             if os.path.isfile(partial):
                 os.remove(partial)
-            if not self._warned:
-                self._warned = True
-                warnings.warn("hsi_wandb: could not write video {} ({}: {}); training goes on (further video "
-                              "problems are not reported)".format(path, type(exc).__name__, exc), RuntimeWarning)
+            self._once.warn("video", "could not write video {} ({}: {}); training goes on (further video "
+                            "problems are not reported)".format(path, type(exc).__name__, exc))
