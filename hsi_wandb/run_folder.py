@@ -9,6 +9,8 @@ finds it held and keeps its own files in a subfolder of its own, so neither run'
 import os
 from typing import Optional, Tuple
 
+from .ranks import is_global_rank_zero
+
 LOCK_FILE = ".hsi_wandb.lock"
 
 
@@ -62,7 +64,10 @@ def claim_run_folder(experiment_dir: str) -> Tuple[str, Optional[FolderClaim], b
     """(folder for this run's own files, its claim, whether another live run holds ``experiment_dir``).
 
     The folder is ``experiment_dir`` unless another live process holds it; then ``<experiment_dir>/run_<pid>``.
+    Only the global rank 0 claims (the other ranks write none of the run's files).
     """
+    if not is_global_rank_zero():
+        return experiment_dir, None, False
     held, claim = _lock(experiment_dir)
     if not held:
         return experiment_dir, claim, False
