@@ -11,7 +11,7 @@ import imageio.v2 as imageio
 import pytest
 
 from conftest import working_in
-from offline_run import OfflineRun, offline_runs
+from offline_run import OfflineRun, offline_runs, wandb_cli
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
@@ -148,11 +148,11 @@ def test_the_results_table_has_a_line_per_checkpoint_and_experiment(curve):
 @pytest.mark.slow
 def test_the_curve_picture_is_rendered_from_the_runs_rows(curve, tmp_path):
     out = tmp_path / "curve.png"
-    assert eval_curve.main([curve.folder[0].path, "--out", str(out)]) == 0
+    assert eval_curve.main([curve.folder[0].path, "--out", str(out), "--wandb", wandb_cli()]) == 0
     picture = imageio.imread(str(out))
     assert picture.shape[2] in (3, 4) and picture.shape[0] > 200 and picture.shape[1] > 300
     for given, segments in ((curve.folder[0].path, curve.folder), (curve.exp_dir, curve.alone[-1:])):
-        points = eval_curve.read_points(eval_curve.eval_segments(given))
+        points = eval_curve.read_points(eval_curve.eval_segments(given, wandb_cli()))
         assert sorted(points) == ["eval/exp0/success_rate", "eval/exp1/success_rate"]
         assert points["eval/exp1/success_rate"] == [(row["frame"], row["eval/exp1/success_rate"])
                                                     for row in rows(segments)], "every segment; else the newest run"
