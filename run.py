@@ -23,7 +23,7 @@ from hsi_wandb.builtin.inputs import (CONFIG_STEMS, DEFAULT_TASK, ENV_KEYS, PROJ
                                       check_batch, check_config, check_flags, check_motion_file, check_rl_games,
                                       default_config_paths, lookup, source_of)
 from hsi_wandb.builtin.rollout_video import encoder_missing
-from hsi_wandb.config import parse_use_wandb, parse_wandb_section
+from hsi_wandb.config import SECTION_KEYS, Key, WandbSettings, parse_use_wandb, parse_wandb_section
 from hsi_wandb.evaluation import NoCheckpoints, find_checkpoints
 from hsi_wandb.yaml_numbers import number_in_text
 from hsi_wandb.rl_games_mixin import apply_to_runner
@@ -32,6 +32,8 @@ DEFAULT_PRESETS = os.path.join(PROJECT_ROOT, "cfg", "presets.yaml")
 BATCH_FLAGS = ("minibatch_size", "num_envs", "horizon_length")
 VIDEO_FLAGS = ("capture_video", "capture_video_freq", "capture_video_len")
 WANDB_CHECKS = {"use_wandb": parse_use_wandb, "wandb": parse_wandb_section}
+WANDB_FLAGS = {key: declared for key, declared in SECTION_KEYS.items() if declared.flag}
+"""The ``wandb:`` keys with a ``--wandb_<key>`` flag: each but the mapping and progress (``--no_progress``)."""
 """The top-level W&B keys of a training config and their checks."""
 
 
@@ -78,11 +80,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     on_off = w.add_mutually_exclusive_group()
     on_off.add_argument("--use_wandb", dest="use_wandb", action="store_true", default=None, help="turn W&B on")
     on_off.add_argument("--no_wandb", dest="use_wandb", action="store_false", help="turn W&B off")
-    for key in ("project", "entity", "name", "group", "notes"):
-        w.add_argument("--wandb_" + key, metavar=key.upper(), help="wandb.{}".format(key))
-    w.add_argument("--wandb_tags", nargs="*", metavar="TAG", action=TagsAction,
-                   help="wandb.tags (repeatable); the tags end at the next flag or at the first key.path=value")
-    w.add_argument("--wandb_mode", choices=("online", "offline", "disabled"), help="wandb.mode")
+    for key, declared in WANDB_FLAGS.items():
+        w.add_argument("--wandb_" + key, **flag_kind(key, declared))
     w.add_argument("--no_progress", action="store_true", help="no progress bar")
     p.add_argument("--verbose", action="store_true",
                    help="also show what rl_games, gym and W&B print (parameter lists, banners, W&B's run summary)")
@@ -124,15 +123,39 @@ class TagsAction(argparse.Action):
         namespace.overrides_after_tags = namespace.overrides_after_tags + list(values[cut:])
 
 
+def flag_kind(key: str, declared: Key) -> Dict[str, Any]:
+    """How ``--wandb_<key>`` reads its value and what its help says, from what the key takes."""
+    kind: Dict[str, Any] = dict(help="wandb.{}: {}".format(key, declared.help), metavar=key.upper())
+    if list in declared.types:
+        kind.update(nargs="*", metavar="TAG", action=TagsAction,
+                    help=kind["help"] + " (repeatable); the tags end at the next flag or at the first key.path=value")
+    elif declared.allowed:
+        kind.update(choices=declared.allowed, metavar=None)
+    elif bool in declared.types:
+        kind.update(type=yaml_bool, metavar="{true,false}")
+    elif int in declared.types:
+        kind.update(type=float if float in declared.types else int)
+    return kind
+
+
+def yaml_bool(text: str) -> bool:
+    """true or false, as YAML reads them (yes/no, on/off too)."""
+    value = yaml.safe_load(text)
+    if not isinstance(value, bool):
+        raise argparse.ArgumentTypeError("{!r} is not true or false".format(text))
+    return value
+
+
 def wandb_overrides(args: argparse.Namespace) -> Dict[str, Any]:
     """The command-line values for the wandb: section (only those given)."""
-    values = {key: getattr(args, "wandb_" + key) for key in ("project", "entity", "name", "group", "notes", "tags",
-                                                               "mode")}
+    values = {key: getattr(args, "wandb_" + key) for key in WANDB_FLAGS}
     values = {k: v for k, v in values.items() if v is not None}
     if args.use_wandb is not None:
         values["use_wandb"] = args.use_wandb
     if args.no_progress:
         values["progress"] = False
+    if args.dry_run and args.checkpoint and not args.test:
+        values["mode"] = "offline"  # the resume's scratch folder is deleted: nothing goes online
     return values
 
 
@@ -396,16 +419,17 @@ class RewardReport:
         return "mean episode reward: {} -> {:.3f} at epoch {}".format(first, self.last[1], self.last[0])
 
 
-def train(args: argparse.Namespace, cfg_env: Dict[str, Any], cfg_train: Dict[str, Any]) -> int:
+def train(args: argparse.Namespace, cfg_env: Dict[str, Any], cfg_train: Dict[str, Any],
+          settings: WandbSettings) -> int:
     """Train the task with the AMP agent, every algorithm of the Runner mirrored to W&B."""
     if args.dry_run and args.checkpoint:
         with tempfile.TemporaryDirectory(prefix="dry_run-") as scratch:
-            return train_once(args, cfg_env, cfg_train, scratch)
-    return train_once(args, cfg_env, cfg_train)
+            return train_once(args, cfg_env, cfg_train, settings, scratch)
+    return train_once(args, cfg_env, cfg_train, settings)
 
 
 def train_once(args: argparse.Namespace, cfg_env: Dict[str, Any], cfg_train: Dict[str, Any],
-               scratch: Optional[str] = None) -> int:
+               settings: WandbSettings, scratch: Optional[str] = None) -> int:
     """Train once; ``scratch``: a dry run of a resume, written there (offline) so the resumed run is untouched."""
     from hsi_wandb.builtin.registry import build_runner, claim_experiment
 
@@ -417,9 +441,8 @@ def train_once(args: argparse.Namespace, cfg_env: Dict[str, Any], cfg_train: Dic
         experiment_dir, created = claim_experiment(rl_config)
         runner = build_runner(report)
         logged = dict(cfg_train, params=rl_config["params"])
-        overrides = dict(wandb_overrides(args), **({"mode": "offline"} if scratch else {}))
         apply_to_runner(runner, logged, source=args.cfg_train, extra_config={"env": cfg_env, "args": vars(args)},
-                        task=args.task, overrides=overrides, files=[args.cfg_train, args.cfg_env],
+                        task=args.task, settings=settings, files=[args.cfg_train, args.cfg_env],
                         dry_run=args.dry_run, scratch=scratch is not None)
         runner.load(rl_config)
         runner.run({"train": True, "play": False, "checkpoint": args.checkpoint})
@@ -448,7 +471,8 @@ def evaluation_settings(args: argparse.Namespace, cfg_train: Dict[str, Any]) -> 
     return settings
 
 
-def evaluate(args: argparse.Namespace, cfg_env: Dict[str, Any], cfg_train: Dict[str, Any]) -> int:
+def evaluate(args: argparse.Namespace, cfg_env: Dict[str, Any], cfg_train: Dict[str, Any],
+             settings: WandbSettings) -> int:
     """Run a checkpoint's policy (each of a folder's or pattern's, in epoch order) with the built-in player; with
     --eval its results reach W&B as a user's player's do.
 
@@ -461,7 +485,7 @@ def evaluate(args: argparse.Namespace, cfg_env: Dict[str, Any], cfg_train: Dict[
     rl_config["params"]["config"].update(eval=args.eval, evaluation=evaluation_settings(args, cfg_train))
     runner = build_runner()
     apply_to_runner(runner, dict(cfg_train, params=rl_config["params"]), source=args.cfg_train,
-                    extra_config={"env": cfg_env, "args": vars(args)}, task=task, overrides=wandb_overrides(args),
+                    extra_config={"env": cfg_env, "args": vars(args)}, task=task, settings=settings,
                     files=[args.cfg_train, args.cfg_env])
     runner.load(rl_config)
     runner.run({"train": False, "play": True, "checkpoint": args.checkpoint})
@@ -475,9 +499,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     try:
         check_rl_games()
-        cfg_env, cfg_train, _ = load_configs(args)
+        cfg_env, cfg_train, settings = load_configs(args)
         with quiet_console(args.verbose):
-            return evaluate(args, cfg_env, cfg_train) if args.test else train(args, cfg_env, cfg_train)
+            return (evaluate if args.test else train)(args, cfg_env, cfg_train, settings)
     except (UsageError, NoCheckpoints) as exc:
         print("run.py: error: {}".format(exc), file=sys.stderr)
         return 2

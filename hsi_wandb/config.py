@@ -1,14 +1,23 @@
-"""The ``use_wandb`` flag and ``wandb:`` section of a training YAML: typed, validated, resolved against the environment."""
+"""The ``use_wandb`` flag and ``wandb:`` section of a training YAML: typed, validated, resolved against the environment.
+
+Each key is declared once, in :data:`USE_WANDB` and the fields of :class:`WandbConfig` (type, default, allowed
+values, help); validation, ``run.py``'s ``--wandb_*`` flags and the README's key table (:func:`key_table`) all come
+from that declaration.
+"""
+import dataclasses
 import inspect
 import os
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 MODES = ("online", "offline", "disabled")
 CHECKPOINT_POLICIES = ("files", "last", "metadata", "none")
 HISTOGRAMS = ("none", "parameters", "gradients", "all")
 MAX_INIT_TIMEOUT = 3600
 _ENV_MODE_ALIASES = {"run": "online", "dryrun": "offline"}
+OWNED_INIT_KWARGS = ("project", "entity", "name", "group", "tags", "notes", "mode", "config", "dir", "id", "resume",
+                     "job_type", "reinit")
+"""``wandb.init`` arguments hsi_wandb sets itself (from the section's keys, or to continue a resumed run)."""
 
 
 class ConfigError(ValueError):
@@ -19,75 +28,51 @@ class ConfigError(ValueError):
         super().__init__("{}: `{}` {}".format(source, key, problem))
 
 
-@dataclass
-class WandbConfig:
-    """The ``wandb:`` section of a training YAML, one documented field per key."""
-
-    project: str = "hsi_wandb"
-    """W&B project the run goes to."""
-    entity: Optional[str] = None
-    """W&B team or user; None means the default entity of the API key."""
-    name: Optional[str] = None
-    """Run name; None generates one from task, config name, learning rate and time."""
-    group: Optional[str] = None
-    """Run group, e.g. to put training and evaluation runs side by side."""
-    tags: List[str] = field(default_factory=list)
-    """Free-form run tags."""
-    notes: Optional[str] = None
-    """A longer description of the run."""
-    mode: str = "online"
-    """online | offline | disabled; WANDB_MODE in the environment overrides it."""
-    checkpoints: str = "files"
-    """files: every save point's file; last: the last one's, metadata before; metadata: local references; none."""
-    init_timeout: float = 30.0
-    """Seconds an online start may take before falling back to offline."""
-    progress: bool = True
-    """A tqdm progress bar on rank 0 when stderr is a terminal."""
-    histograms: str = "none"
-    """none | parameters | gradients | all: weight/gradient histograms, expensive, off by default."""
-    histogram_freq: int = 10
-    """Epochs between two histogram logs."""
-    save_code: bool = False
-    """Attach a snapshot of the project's .py and .yaml files to the run."""
-    videos: Optional[str] = None
-    """A folder or glob (relative to the experiment folder) whose new .mp4/.gif/.webm/.ogg files are logged as
-    ``videos/<folder name>`` at the frame of the epoch they were finished in; None: no videos."""
-    init_kwargs: Dict[str, Any] = field(default_factory=dict)
-    """More ``wandb.init`` arguments (``settings`` as a mapping, ``anonymous``, ``fork_from``, ...)."""
-
-
-_FIELD_TYPES = {
-    "project": (str,),
-    "entity": (str, type(None)),
-    "name": (str, type(None)),
-    "group": (str, type(None)),
-    "tags": (list,),
-    "notes": (str, type(None)),
-    "mode": (str,),
-    "checkpoints": (str,),
-    "init_timeout": (int, float),
-    "progress": (bool,),
-    "histograms": (str,),
-    "histogram_freq": (int,),
-    "save_code": (bool,),
-    "videos": (str, type(None)),
-    "init_kwargs": (dict,),
-}
-OWNED_INIT_KWARGS = ("project", "entity", "name", "group", "tags", "notes", "mode", "config", "dir", "id", "resume",
-                     "job_type", "reinit")
-"""``wandb.init`` arguments hsi_wandb sets itself (from the section's keys, or to continue a resumed run)."""
 _TYPE_WORDS = {str: "a string", type(None): "null", list: "a list of strings", int: "a whole number",
                float: "a number", bool: "true or false", dict: "a mapping"}
 
 
-def _describe(types) -> str:
-    """``(int, float)`` is "a number", ``(int,)`` "a whole number"."""
-    return " or ".join(_TYPE_WORDS[t] for t in types if not (t is int and float in types))
+@dataclass(frozen=True)
+class Key:
+    """What one config key takes: its types, the values allowed (if a fixed set), a condition on its value (``test``,
+    said by ``words``), a deeper check of a mapping's content, its help, and whether ``run.py`` has a flag for it."""
+
+    types: Tuple[type, ...]
+    help: str
+    allowed: Tuple[Any, ...] = ()
+    words: str = ""
+    test: Optional[Callable[[Any], bool]] = None
+    deep_check: Optional[Callable[[str, Any], None]] = None
+    flag: bool = True
+
+    def type_words(self) -> str:
+        """What the key takes, in words: ``words``, else its types (``(int, float)`` is "a number", ``(int,)`` "a
+        whole number")."""
+        return self.words or " or ".join(_TYPE_WORDS[t] for t in self.types if not (t is int and float in self.types))
+
+    def check(self, source: str, key: str, value: Any) -> Any:
+        """``value`` if this key takes it (a sequence as a list), else ConfigError naming ``source`` and ``key``."""
+        if (isinstance(value, bool) and bool not in self.types) or not isinstance(value, self.types):
+            raise ConfigError(source, key, "must be {}, got {!r}".format(self.type_words(), value))
+        if isinstance(value, list):
+            bad = [item for item in value if not isinstance(item, str)]
+            if bad:
+                raise ConfigError(source, key, "must be {}, got item {!r}".format(self.type_words(), bad[0]))
+            value = list(value)
+        if self.allowed and value not in self.allowed:
+            raise ConfigError(source, key, "is {!r}; allowed: {}".format(value, ", ".join(map(str, self.allowed))))
+        if self.test is not None and not self.test(value):
+            raise ConfigError(source, key, "must be {}, got {!r}".format(self.type_words(), value))
+        if self.deep_check is not None:
+            self.deep_check(source, value)
+        return value
 
 
-def _check_choice(source: str, key: str, value: Any, allowed) -> None:
-    if value not in allowed:
-        raise ConfigError(source, key, "is {!r}; allowed: {}".format(value, ", ".join(str(a) for a in allowed)))
+def _key(default: Any, types: Tuple[type, ...], help: str, **details: Any) -> Any:
+    """A :class:`WandbConfig` field: its default and its :class:`Key`."""
+    if isinstance(default, (list, dict)):
+        return field(default_factory=type(default), metadata={"key": Key(types, help, **details)})
+    return field(default=default, metadata={"key": Key(types, help, **details)})
 
 
 def is_sequence(value: Any) -> bool:
@@ -105,40 +90,20 @@ def plain_data(value: Any, leaf: Callable[[Any], Any] = lambda item: item) -> An
     return leaf(value)
 
 
-def parse_wandb_section(section: Any, source: str) -> WandbConfig:
+def parse_wandb_section(section: Any, source: str) -> "WandbConfig":
     """Validate a ``wandb:`` mapping (any Mapping, lists as any sequence) and return it typed; raise ConfigError on
     the first bad key."""
     if section is None:
         return WandbConfig()
     if not isinstance(section, Mapping):
         raise ConfigError(source, "wandb", "must be a mapping of keys ({}), got {}".format(
-            ", ".join(_FIELD_TYPES), type(section).__name__))
+            ", ".join(SECTION_KEYS), type(section).__name__))
     values = {}
     for key, value in plain_data(section).items():
         dotted = "wandb.{}".format(key)
-        if key not in _FIELD_TYPES:
-            raise ConfigError(source, dotted, "is not a known key; allowed: {}".format(", ".join(_FIELD_TYPES)))
-        types = _FIELD_TYPES[key]
-        if (isinstance(value, bool) and bool not in types) or not isinstance(value, types):
-            raise ConfigError(source, dotted, "must be {}, got {!r}".format(_describe(types), value))
-        values[key] = value
-    if "tags" in values:
-        bad = [t for t in values["tags"] if not isinstance(t, str)]
-        if bad:
-            raise ConfigError(source, "wandb.tags", "must be a list of strings, got item {!r}".format(bad[0]))
-        values["tags"] = list(values["tags"])
-    _check_choice(source, "wandb.mode", values.get("mode", "online"), MODES)
-    _check_choice(source, "wandb.checkpoints", values.get("checkpoints", "files"), CHECKPOINT_POLICIES)
-    _check_choice(source, "wandb.histograms", values.get("histograms", "none"), HISTOGRAMS)
-    if not 0 < values.get("init_timeout", 1) <= MAX_INIT_TIMEOUT:
-        raise ConfigError(source, "wandb.init_timeout", "must be a number of seconds above 0 and at most {}".format(
-            MAX_INIT_TIMEOUT))
-    if values.get("histogram_freq", 1) <= 0:
-        raise ConfigError(source, "wandb.histogram_freq", "must be a positive number of epochs")
-    if values.get("videos") is not None and not values["videos"].strip():
-        raise ConfigError(source, "wandb.videos", "must be a folder or glob with video files, or null; got an "
-                          "empty string")
-    _check_init_kwargs(source, values.get("init_kwargs", {}))
+        if key not in SECTION_KEYS:
+            raise ConfigError(source, dotted, "is not a known key; allowed: {}".format(", ".join(SECTION_KEYS)))
+        values[key] = SECTION_KEYS[key].check(source, dotted, value)
     return WandbConfig(**values)
 
 
@@ -180,6 +145,72 @@ def _check_run_settings(source: str, wandb: Any, settings: Mapping[str, Any]) ->
         raise ConfigError(source, "wandb.init_kwargs.settings.{}".format(field), problem)
 
 
+@dataclass
+class WandbConfig:
+    """The ``wandb:`` section of a training YAML: each field's :class:`Key` (``SECTION_KEYS``) says what it takes."""
+
+    project: str = _key("hsi_wandb", (str,), "W&B project")
+    entity: Optional[str] = _key(None, (str, type(None)), "W&B team or user; null: the API key's default entity")
+    name: Optional[str] = _key(None, (str, type(None)),
+                               "run name; null: generated from task, config name, learning rate and time")
+    group: Optional[str] = _key(None, (str, type(None)), "run group, e.g. training and evaluation runs side by side")
+    tags: List[str] = _key([], (list,), "run tags")
+    notes: Optional[str] = _key(None, (str, type(None)), "a longer description of the run")
+    mode: str = _key("online", (str,), "where the run goes",
+                     allowed=MODES)
+    checkpoints: str = _key("files", (str,), "checkpoint artifacts: every save point's file, the last one's "
+                            "(metadata before), local references, or none (docs/checkpoints.md)",
+                            allowed=CHECKPOINT_POLICIES)
+    init_timeout: float = _key(30.0, (int, float), "seconds an online start may take before falling back to offline",
+                               words="a number of seconds above 0 and at most {}".format(MAX_INIT_TIMEOUT),
+                               test=lambda value: 0 < value <= MAX_INIT_TIMEOUT)
+    progress: bool = _key(True, (bool,), "a progress bar on rank 0 when stderr is a terminal (`run.py --no_progress`)",
+                          flag=False)
+    histograms: str = _key("none", (str,), "weight / gradient histograms (expensive)", allowed=HISTOGRAMS)
+    histogram_freq: int = _key(10, (int,), "epochs between two histogram logs", words="a whole number of at least 1",
+                               test=lambda value: value >= 1)
+    save_code: bool = _key(False, (bool,), "a snapshot (a `code` artifact) of the `.py` and `.yaml` files of the "
+                           "repository holding the entry-point script")
+    videos: Optional[str] = _key(None, (str, type(None)), "a folder or glob, relative to the experiment folder, whose "
+                                 "new video files are logged (README: Rollout videos)",
+                                 words="a folder or glob with video files, or null",
+                                 test=lambda value: value is None or bool(value.strip()))
+    init_kwargs: Dict[str, Any] = _key({}, (dict,), "more `wandb.init` arguments (`settings`, `anonymous`, "
+                                       "`fork_from`, ...), checked against its signature",
+                                       deep_check=_check_init_kwargs, flag=False)
+
+
+SECTION_KEYS: Dict[str, Key] = {f.name: f.metadata["key"] for f in dataclasses.fields(WandbConfig)}
+"""Each ``wandb:`` key and what it takes, in the order of the section."""
+USE_WANDB = Key((bool, str), "whether to start a W&B run at all; auto: on when an API key is in the environment or "
+                "./.env, or a mode is chosen by the environment or the command line", allowed=(True, False, "auto"))
+
+
+def key_table() -> str:
+    """The README's table of config keys, made from their declarations."""
+    rows = ["| key | type | default | meaning |", "|---|---|---|---|",
+            _table_row("use_wandb", USE_WANDB, "auto")]
+    defaults = WandbConfig()
+    rows += [_table_row("wandb." + name, key, getattr(defaults, name)) for name, key in SECTION_KEYS.items()]
+    return "\n".join(rows)
+
+
+def _table_row(name: str, key: Key, default: Any) -> str:
+    kind = ", ".join("`{}`".format(value) for value in key.allowed) if key.allowed else key.type_words()
+    return "| `{}` | {} | `{}` | {} |".format(name, kind, _yaml_words(default), key.help)
+
+
+def _yaml_words(value: Any) -> str:
+    """``value`` as a YAML file writes it (null, true, [], 30)."""
+    if value is None or isinstance(value, bool):
+        return {None: "null", True: "true", False: "false"}[value]
+    if isinstance(value, float):
+        return "{:g}".format(value)
+    if isinstance(value, (list, dict)):
+        return "[]" if isinstance(value, list) else "{}"
+    return str(value)
+
+
 def parse_use_wandb(value: Any, source: str) -> Union[bool, str]:
     """Validate the top-level ``use_wandb`` flag (True, False or auto; absent means auto)."""
     if value is None:
@@ -188,7 +219,7 @@ def parse_use_wandb(value: Any, source: str) -> Union[bool, str]:
         return {"auto": "auto", "true": True, "false": False}[value.lower()]
     if isinstance(value, bool):
         return value
-    raise ConfigError(source, "use_wandb", "is {!r}; allowed: True, False, auto".format(value))
+    raise ConfigError(source, "use_wandb", "is {!r}; allowed: {}".format(value, ", ".join(map(str, USE_WANDB.allowed))))
 
 
 def dotenv_api_key(dotenv_path: str = ".env") -> Optional[str]:
@@ -215,7 +246,7 @@ def _environment_values(environ: Mapping[str, str]) -> Dict[str, Any]:
         values["tags"] = [t.strip() for t in values["tags"].split(",") if t.strip()]
     if "mode" in values:
         mode = values["mode"].strip().lower()
-        _check_choice("environment", "WANDB_MODE", mode, MODES + tuple(_ENV_MODE_ALIASES))
+        Key((str,), "", allowed=MODES + tuple(_ENV_MODE_ALIASES)).check("environment", "WANDB_MODE", mode)
         values["mode"] = _ENV_MODE_ALIASES.get(mode, mode)
     return values
 

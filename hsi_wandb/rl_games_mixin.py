@@ -365,8 +365,8 @@ def apply_to_runner(runner: Any, train_cfg: Mapping[str, Any], source: str = "<c
 
     Agents mirror their training; players that evaluate (TokenHSI's ``run_eval``) log their results to an eval run.
     Validates the config now (ConfigError names file, key and allowed values) and returns the resolved settings.
-    Keyword arguments are those of :func:`make_options` (``extra_config``, ``task``, ``overrides``, ``files``,
-    ``dry_run``, ``scratch``).
+    Keyword arguments are those of :func:`make_options` (``extra_config``, ``task``, ``overrides`` or ``settings``,
+    ``files``, ``dry_run``, ``scratch``).
     """
     options = make_options(train_cfg, source, **kwargs)
     attach_to_builders(runner, attach, attach_player, options)

@@ -35,12 +35,14 @@ class WandbOptions:
 def make_options(train_cfg: Mapping[str, Any], source: str = "<config>",
                  extra_config: Optional[Mapping[str, Any]] = None, task: Optional[str] = None,
                  overrides: Optional[Mapping[str, Any]] = None, files: Optional[List[str]] = None,
-                 dry_run: bool = False, scratch: bool = False) -> WandbOptions:
+                 dry_run: bool = False, scratch: bool = False,
+                 settings: Optional[WandbSettings] = None) -> WandbOptions:
     """Validate the W&B switches (ConfigError before training) and bundle the run config with provenance.
 
-    ``overrides`` are command-line values for the ``wandb:`` section (plus ``use_wandb``).
+    ``overrides`` are command-line values for the ``wandb:`` section (plus ``use_wandb``); ``settings``, when the
+    entry point resolved them already (with its overrides), are used as they are.
     """
-    settings = resolve_settings(train_cfg, source, overrides=overrides)
+    settings = settings or resolve_settings(train_cfg, source, overrides=overrides)
     config = with_numbers(dict(train_cfg, **(extra_config or {})))
     config["wandb"] = dataclasses.asdict(settings.wandb)
     code = code_root()

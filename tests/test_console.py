@@ -80,6 +80,9 @@ def test_verbose_shows_what_the_libraries_print():
     (["--wandb_mode", "onlin"], "run.py: error: argument --wandb_mode: invalid choice: "),
     (["--num_envs", "abc"], "run.py: error: argument --num_envs: invalid int value: 'abc'"),
     (["--resume", "2"], "run.py: error: argument --resume: invalid choice: "),
+    (["--wandb_save_code", "maybe"], "run.py: error: argument --wandb_save_code: 'maybe' is not true or false"),
+    (["--wandb_checkpoints", "all"], "run.py: error: argument --wandb_checkpoints: invalid choice: 'all'"),
+    (["--wandb_init_timeout", "soon"], "run.py: error: argument --wandb_init_timeout: invalid float value: 'soon'"),
 ])
 def test_a_flag_argparse_refuses_is_one_line(capsys, argv, message):
     with pytest.raises(SystemExit) as stopped:

@@ -13,7 +13,7 @@ import yaml
 
 from hsi_wandb import resolve_settings, sync
 from hsi_wandb.evaluation import find_checkpoints
-from hsi_wandb.config import WandbConfig
+from hsi_wandb.config import WandbConfig, key_table
 from offline_run import OfflineRun, offline_runs
 from test_run_py import ROOT, run
 
@@ -160,9 +160,11 @@ def test_every_command_shown_is_checked(where, words, tmp_path, monkeypatch, cap
         assert tool in PATH_ONLY_TOOLS, "{}: no check for `{}`; add one to {}".format(where, tool, __file__)
 
 
-def test_the_readme_configuration_is_valid_and_its_table_lists_every_key():
+def test_the_readme_configuration_is_valid_and_its_table_is_the_one_the_keys_declare():
     ((_, shown),) = blocks("README.md", "yaml")
     resolve_settings(yaml.safe_load(shown), "README.md")
+    assert key_table() in read("README.md"), "regenerate README.md's table: python -c 'from hsi_wandb.config " \
+                                             "import key_table; print(key_table())'"
     table = set(re.findall(r"^\| `(use_wandb|wandb\.\w+)` \|", read("README.md"), re.M))
     assert table == {"use_wandb"} | {"wandb." + f.name for f in dataclasses.fields(WandbConfig)}
 

@@ -81,7 +81,8 @@ CASES = [
     (["--presets_file", "presets.yaml", "--preset", "maybe"],
      "--preset maybe (presets.yaml): `use_wandb` is 'maybe'; allowed: True, False, auto"),
     (["wandb.histogram_freq=2.5"], "override wandb.histogram_freq=2.5: `wandb.histogram_freq` must be a whole "
-                                   "number, got 2.5"),
+                                   "number of at least 1, got 2.5"),
+    (["--wandb_histogram_freq", "0"], "command line: `wandb.histogram_freq` must be a whole number of at least 1, got 0"),
     (["wandb.projet=x"], "override wandb.projet=x: `wandb.projet` is not a known key; allowed: project, entity, name, "
                          "group, tags, notes, mode, checkpoints, init_timeout, progress, histograms, histogram_freq, "
                          "save_code"),

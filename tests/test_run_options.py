@@ -101,6 +101,21 @@ def test_override_values_are_typed_by_yaml_rules():
         [1e-4, 3, 0.5, True, None, [1, 2], "abc", -2000.0]
 
 
+def test_every_declared_key_but_the_mapping_has_a_flag_that_reaches_the_settings(tmp_path):
+    from hsi_wandb.config import SECTION_KEYS
+
+    argv = ["--wandb_project", "p", "--wandb_entity", "e", "--wandb_name", "n", "--wandb_group", "g", "--wandb_tags",
+            "a", "b", "--wandb_notes", "x", "--wandb_mode", "offline", "--wandb_checkpoints", "last",
+            "--wandb_init_timeout", "2.5", "--wandb_histograms", "all", "--wandb_histogram_freq", "3",
+            "--wandb_save_code", "true", "--wandb_videos", "videos/*.mp4", "--no_progress"]
+    _, _, settings = run.load_configs(run.parse_args(argv))
+    assert set(SECTION_KEYS) - {"init_kwargs"} == set(run.wandb_overrides(run.parse_args(argv)))
+    assert vars(settings.wandb) == dict(project="p", entity="e", name="n", group="g", tags=["a", "b"], notes="x",
+                                        mode="offline", checkpoints="last", init_timeout=2.5, progress=False,
+                                        histograms="all", histogram_freq=3, save_code=True, videos="videos/*.mp4",
+                                        init_kwargs={})
+
+
 @pytest.mark.slow
 def test_sweep_file_is_accepted_and_the_agent_command_line_sets_the_values(tmp_path):
     from wandb.sdk.launch.sweeps import utils as sweep_utils
