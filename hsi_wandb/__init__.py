@@ -1,28 +1,41 @@
 """hsi_wandb: mirror rl_games / IsaacGym-style training (TensorBoard scalars, checkpoints) to Weights & Biases.
 
 The core here is framework-agnostic; the rl_games adapter is ``hsi_wandb.rl_games_mixin`` and the built-in
-tasks and AMP agent are ``hsi_wandb.builtin``. Example with any SummaryWriter: scalars one row per epoch, each
-checkpoint a version of a ``model`` artifact (the last one ``final``)::
+tasks and AMP agent are ``hsi_wandb.builtin``. Any trainer with a SummaryWriter drives a :class:`TrainingSession`
+(the rl_games mixin is one binding of it): scalars one row per epoch with gradient and parameter norms, a JSONL
+backup and a progress bar; each checkpoint a version of a ``model`` artifact (the last one ``final``, an interrupt
+checkpoint on Ctrl-C or SIGTERM); the README shows the same example::
 
     import torch
     from torch.utils.tensorboard import SummaryWriter
 
-    from hsi_wandb import CheckpointLogger, WandbWriter, resolve_settings, start_run
+    from hsi_wandb import TrainingSession, resolve_settings
 
     cfg = {"use_wandb": True, "wandb": {"project": "my-project", "mode": "offline"}}  # your training YAML, loaded
     model = torch.nn.Linear(4, 2)
-    run = start_run(resolve_settings(cfg, "train.yaml"), run_dir="runs/exp", config=cfg)
-    writer = WandbWriter(SummaryWriter("runs/exp/summaries"), run)
-    checkpoints = CheckpointLogger(run)
-    for epoch in range(1, 3):
-        frame = 4096 * epoch
-        writer.begin_epoch(epoch)
-        writer.add_scalar("losses/a_loss", 0.1 / epoch, frame)
-        torch.save(model.state_dict(), "runs/exp/model.pth")
-        checkpoints.add("runs/exp/model.pth", {"epoch": epoch, "frame": frame})
-    writer.close()
-    checkpoints.close(final=True)
-    run.finish(0)
+    optimizer = torch.optim.Adam(model.parameters())
+    session = TrainingSession(resolve_settings(cfg, "train.yaml"), config=cfg)
+    epoch, frame = 0, 0
+
+
+    def save(path, reason="save"):
+        torch.save(dict(model=model.state_dict(), **session.state(frame)), path)
+        session.checkpoint(path, epoch=epoch, frame=frame, reason=reason)
+        return path
+
+
+    with session.running(save_interrupt=lambda: save("runs/exp/interrupt.pth", "interrupt")):
+        writer = session.start(SummaryWriter("runs/exp/summaries"), "runs/exp", max_epochs=3, model=model,
+                               optimizer=optimizer)
+        for epoch in range(1, 4):
+            session.begin_epoch(epoch)
+            loss = model(torch.randn(64, 4)).pow(2).mean()
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            frame += 4096
+            writer.add_scalar("losses/a_loss", loss.item(), frame)
+            save("runs/exp/model_{}.pth".format(epoch))
 
 Environment:
     WANDB_MODE      online | offline | disabled, or W&B's run | dryrun (any case; empty is unset); overrides
@@ -35,6 +48,7 @@ from .config import ConfigError, WandbConfig, WandbSettings, resolve_settings
 from .evaluation import EvalRun, NoCheckpoints, checkpoint_origin, find_checkpoints, in_epoch_order, log_eval
 from .lifecycle import NullRun, WandbRun, load_run_record, save_run_record, start_run
 from .ranks import global_rank, is_global_rank_zero
+from .session import TrainingSession
 from .tags import map_tag
 from .writer import WandbWriter
 
@@ -46,6 +60,7 @@ __all__ = [
     "EvalRun",
     "NoCheckpoints",
     "NullRun",
+    "TrainingSession",
     "WandbConfig",
     "WandbRun",
     "WandbSettings",

@@ -86,6 +86,11 @@ class WandbWriter:
         """The frame of the row being collected (the last row's while nothing is pending)."""
         return self._row_frame()
 
+    @property
+    def row_epoch(self) -> int:
+        """The epoch of the row being collected."""
+        return self._row_epoch()
+
     def add_row_values(self, values: Dict[str, float]) -> None:
         """Add values for W&B and the backup only (e.g. gradient norms), leaving TensorBoard untouched."""
         self._values.update(values)

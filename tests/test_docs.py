@@ -14,7 +14,6 @@ import yaml
 from hsi_wandb import resolve_settings, sync
 from hsi_wandb.evaluation import find_checkpoints
 from hsi_wandb.config import WandbConfig, key_table
-from offline_run import OfflineRun, offline_runs
 from test_run_py import ROOT, run
 
 sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
@@ -187,30 +186,3 @@ def test_the_benchmark_writes_its_tables_between_the_markers_of_its_page(tmp_pat
     assert after[0] == before[0] and after[1].split(benchmark.RESULTS_END)[1] == before[1].split(
         benchmark.RESULTS_END)[1]
     assert "### Machine" in after[1] and "### 1. Training overhead" not in after[1]
-
-
-def package_example():
-    """The ``::`` block of the ``hsi_wandb`` docstring, dedented."""
-    import textwrap
-
-    import hsi_wandb
-
-    after = hsi_wandb.__doc__.split("::\n", 1)[1]
-    block = re.match(r"(?:\n| {4}.*\n)+", after).group(0)
-    return textwrap.dedent(block)
-
-
-def test_the_package_docstring_example_runs_and_shows_what_the_readme_says(tmp_path):
-    code = package_example()
-    claimed = re.search(r"\(hsi_wandb/__init__\.py\)\s+\(([^)]*)\)", read("README.md")).group(1)
-    imported = {alias.name for node in ast.parse(code).body if isinstance(node, ast.ImportFrom)
-                and node.module == "hsi_wandb" for alias in node.names}
-    assert set(re.findall(r"`(\w+)`", claimed)) <= imported, claimed
-    exec(compile(code, "hsi_wandb/__init__.py", "exec"), {})
-    (run_dir,) = offline_runs(str(tmp_path / "runs" / "exp"))
-    offline = OfflineRun(run_dir)
-    assert [(row["epoch"], row["frame"], row["losses/a_loss"]) for row in offline.history] == [
-        (1, 4096, 0.1), (2, 8192, 0.05)]
-    assert [sorted(a["aliases"]) for a in offline.artifacts if a["type"] == "model"] == [
-        ["epoch-1", "latest"], ["epoch-2", "final", "latest"]]
-    assert glob.glob(str(tmp_path / "runs/exp/summaries/events.out.tfevents.*"))
