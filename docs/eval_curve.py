@@ -3,21 +3,19 @@
     python docs/eval_curve.py output/<experiment> --out docs/eval_curve.png
 
 ``PATH`` is an experiment folder (its newest eval run is drawn, every segment of it) or an ``offline-run-*`` folder.
-The rows are read with W&B's own reader (``wandb leet inspect --json``; W&B's releases for Python 3.8 have no
-``leet``: there, give ``--wandb`` the ``wandb`` command of a newer release); the picture is drawn with Pillow
-(installed with imageio, the video extra).
+The rows are read with hsi_wandb's run reader (W&B's own: ``wandb leet inspect --json``, or on W&B's releases for
+Python 3.8, which have no ``leet``, their Python reader; ``--wandb`` names a ``wandb`` command with ``leet`` to use
+instead); the picture is drawn with Pillow (installed with imageio, the video extra).
 """
 import argparse
-import json
 import os
-import subprocess
 import sys
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from PIL import Image, ImageDraw, ImageFont
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from hsi_wandb.sync import wandb_cli  # noqa: E402
+from hsi_wandb.run_reader import read_records  # noqa: E402
 
 METRIC = "success_rate"
 SIZE = (720, 420)
@@ -27,21 +25,14 @@ COLOURS = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 1
 Points = Dict[str, List[Tuple[float, float]]]
 
 
-def records(folder: str, cli: str) -> List[dict]:
-    """The records of one offline run folder, as ``wandb leet inspect --json`` prints them."""
-    out = subprocess.run([cli, "leet", "inspect", "--json", folder], capture_output=True, text=True,
-                         check=True, timeout=300).stdout
-    return [json.loads(line) for line in out.splitlines() if line.strip()]
-
-
-def eval_segments(path: str, cli: str) -> List[List[dict]]:
+def eval_segments(path: str, cli: Optional[str] = None) -> List[List[dict]]:
     """The records of every segment of the eval run ``path`` names, oldest first (a run continued after an
     interruption has several)."""
     path = os.path.abspath(path)
     base = os.path.basename(path)
     wandb_dir = os.path.dirname(path) if base.startswith("offline-run-") else os.path.join(path, "wandb")
     folders = sorted(os.path.join(wandb_dir, d) for d in os.listdir(wandb_dir) if d.startswith("offline-run-"))
-    runs = [(folder, records(folder, cli)) for folder in folders]
+    runs = [(folder, read_records(folder, cli)) for folder in folders]
     runs = [(folder, found) for folder, found in runs if _run_record(found).get("job_type") == "eval"]
     if base.startswith("offline-run-"):
         run_id = _run_record(dict(runs)[path])["run_id"]
@@ -119,14 +110,14 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument("path", metavar="PATH", help="an experiment folder or an offline-run-* folder of an eval run")
     parser.add_argument("--out", default="eval_curve.png", help="the PNG to write (default: %(default)s)")
     parser.add_argument("--wandb", metavar="COMMAND", help="the wandb command that reads the run, one with `wandb "
-                        "leet` (default: the one beside this Python, else on PATH)")
+                        "leet` (default: the installed wandb's own reader)")
     return parser.parse_args(argv)
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     """Read the eval run under PATH and write its success-rate curve to --out."""
     args = parse_args(argv)
-    segments = eval_segments(args.path, args.wandb or wandb_cli())
+    segments = eval_segments(args.path, args.wandb)
     points = read_points(segments)
     if not points:
         raise SystemExit("eval_curve.py: error: the eval run has no eval/*/{} rows".format(METRIC))

@@ -1,7 +1,7 @@
 """The one place that imports ``wandb``: lazily, and with a single warning when it is missing."""
 import importlib
 import sys
-from typing import Any, Iterator, Optional
+from typing import Any, Optional, Tuple
 
 from .warn_once import WarnOnce
 
@@ -41,25 +41,11 @@ def live_run() -> Optional[Any]:
     return getattr(wandb, "run", None) if wandb is not None else None
 
 
-def scan_records(path: str) -> Optional[Iterator[Any]]:
-    """The records of a ``.wandb`` file, read with the Python reader of wandb releases before ``wandb leet``;
-    ``None`` where the installed wandb has no such reader (read those with ``wandb leet inspect``)."""
+def record_reader() -> Optional[Tuple[Any, Any, Any]]:
+    """W&B's Python reader of ``.wandb`` files (its datastore, record messages and protobuf's ``json_format``), in
+    wandb releases before ``wandb leet``; None where the installed wandb has none."""
     try:
-        datastore = importlib.import_module("wandb.sdk.internal.datastore")
-        records = importlib.import_module("wandb.proto.wandb_internal_pb2")
+        return tuple(importlib.import_module(name) for name in (
+            "wandb.sdk.internal.datastore", "wandb.proto.wandb_internal_pb2", "google.protobuf.json_format"))
     except ImportError:
         return None
-
-    def scan() -> Iterator[Any]:
-        store = datastore.DataStore()
-        store.open_for_scan(path)
-        try:
-            data = store.scan_data()
-            while data is not None:
-                record = records.Record()
-                record.ParseFromString(data)
-                yield record
-                data = store.scan_data()
-        finally:
-            store.close()
-    return scan()

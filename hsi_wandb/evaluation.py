@@ -93,13 +93,31 @@ def _record_dir(folder: str, run_id: Optional[str]) -> Optional[str]:
     return None
 
 
+_last_loaded: Dict[Tuple[Any, ...], Any] = {}
+
+
 def load_checkpoint(path: str, map_location: Any = "cpu") -> Any:
     """A checkpoint as rl_games saved it: whole (torch 2.6 and newer load only tensors by default, and rl_games
-    saves numpy values too), on every torch from 1.8 (which has no ``weights_only``) on."""
+    saves numpy values too), on every torch from 1.8 (which has no ``weights_only``) on.
+
+    The last one loaded is kept until :func:`forget_loaded` (an eval run's end), as long as its file is unchanged:
+    the evaluation that reads its epoch and frame and the player that restores it read the file once. Read it, do
+    not change it."""
     import torch
 
-    whole = {"weights_only": False} if "weights_only" in inspect.signature(torch.load).parameters else {}
-    return torch.load(path, map_location=map_location, **whole)
+    status = os.stat(path)
+    key = (os.path.abspath(path), status.st_mtime_ns, status.st_size, str(map_location))
+    if key not in _last_loaded:
+        whole = {"weights_only": False} if "weights_only" in inspect.signature(torch.load).parameters else {}
+        state = torch.load(path, map_location=map_location, **whole)
+        forget_loaded()
+        _last_loaded[key] = state
+    return _last_loaded[key]
+
+
+def forget_loaded() -> None:
+    """Drop the checkpoint :func:`load_checkpoint` keeps."""
+    _last_loaded.clear()
 
 
 def checkpoint_origin(path: str) -> CheckpointOrigin:
@@ -292,6 +310,7 @@ class EvalRun:
         return self
 
     def __exit__(self, kind: Any, exc: Any, traceback: Any) -> None:
+        forget_loaded()
         self.close(0 if exc is None else exit_code_of(exc))
 
     def log(self, origin: Optional[CheckpointOrigin], results: Any, videos_since: Optional[float] = None) -> None:

@@ -6,20 +6,18 @@ them by run id in the order they were written, checks that every file their arti
 runs ``wandb sync`` from a prepared working directory in which the recorded paths lead to the run folders.
 """
 import argparse
-import glob
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass, field
-from typing import Dict, Iterable, List, Mapping, Optional, Tuple
+from typing import Dict, Iterable, List, Mapping, Optional
 
-from ._wandb import scan_records
 from .config import dotenv_api_key
 from .lifecycle import _offline_reason
+from .run_reader import ReadError, read_records, wandb_cli
 
 SEGMENT = re.compile(r"^offline-run-(\d{8}_\d{6})-([0-9a-z]+)$")
 PROBE_INTERVAL = 5.0
@@ -64,15 +62,6 @@ class Segment:
         return [f.found for f in self.files if not os.path.isfile(f.found)]
 
 
-def wandb_cli() -> str:
-    """The ``wandb`` command beside this interpreter, else on PATH; SyncError when wandb is not installed."""
-    beside = os.path.join(os.path.dirname(sys.executable), "wandb")
-    found = beside if os.path.isfile(beside) else shutil.which("wandb")
-    if not found:
-        raise SyncError("wandb is not installed (pip install wandb)")
-    return found
-
-
 def find_segments(paths: Iterable[str]) -> List[Segment]:
     """Every offline segment under ``paths`` (experiment folders, folders of them, or segment folders)."""
     found: Dict[str, str] = {}
@@ -96,40 +85,12 @@ def find_segments(paths: Iterable[str]) -> List[Segment]:
     return segments
 
 
-def recorded_files(folder: str, cli: str) -> List[ArtifactFile]:
-    """The local files that the artifacts of a segment refer to, located, read with the installed wandb's own
-    reader (its Python record reader on releases that have one, else ``wandb leet inspect --json``)."""
-    wandb_files = glob.glob(os.path.join(folder, "run-*.wandb"))
-    records = scan_records(wandb_files[0]) if len(wandb_files) == 1 else None
-    if records is None:
-        entries = _leet_recorded_files(folder, cli)
-    else:
-        try:
-            entries = [(entry.local_path, entry.path, record.artifact.type) for record in records
-                       if record.WhichOneof("record_type") == "artifact"
-                       for entry in record.artifact.manifest.contents if entry.local_path]
-        except (OSError, AssertionError) as exc:
-            raise SyncError("{}: wandb cannot read {}: {}".format(folder, wandb_files[0], exc)) from None
+def recorded_files(folder: str) -> List[ArtifactFile]:
+    """The local files that the artifacts of a segment refer to, located, read with the one run reader."""
+    entries = [(entry["local_path"], entry.get("path", ""), record["artifact"].get("type", ""))
+               for record in read_records(folder) if record.get("type") == "artifact"
+               for entry in record["artifact"].get("manifest", {}).get("contents", []) if entry.get("local_path")]
     return [ArtifactFile(recorded, entry, kind, locate(recorded, folder)) for recorded, entry, kind in entries]
-
-
-def _leet_recorded_files(folder: str, cli: str) -> List[Tuple[str, str, str]]:
-    """(local path, name in the artifact, artifact type) of each file, from ``wandb leet inspect``, run in an empty
-    folder of its own: the wandb command writes its log into ``./wandb``, which may be the folder being read."""
-    with tempfile.TemporaryDirectory(prefix="hsi_wandb-read-") as scratch:
-        proc = subprocess.run([cli, "leet", "inspect", "--json", os.path.abspath(folder)], capture_output=True,
-                              text=True, cwd=scratch, env=dict(os.environ, WANDB_DIR=scratch))
-    if proc.returncode != 0:
-        raise SyncError("{}: `wandb leet inspect` cannot read it: {}".format(
-            folder, (proc.stderr.strip().splitlines() or ["exit code {}".format(proc.returncode)])[-1]))
-    entries = []
-    for line in proc.stdout.splitlines():
-        record = json.loads(line) if line.strip() else {}
-        if record.get("type") == "artifact":
-            artifact = record["artifact"]
-            entries += [(entry["local_path"], entry.get("path", ""), artifact.get("type", ""))
-                        for entry in artifact["manifest"]["contents"] if entry.get("local_path")]
-    return entries
 
 
 def _parts(recorded: str) -> List[str]:
@@ -145,11 +106,11 @@ def locate(recorded: str, folder: str) -> str:
     return recorded if os.path.isabs(recorded) else os.path.abspath(recorded)
 
 
-def plan(paths: Iterable[str], cli: str) -> Dict[str, List[Segment]]:
+def plan(paths: Iterable[str]) -> Dict[str, List[Segment]]:
     """Segments by run id, each run's segments in the order they were written, with their files located."""
     runs: Dict[str, List[Segment]] = {}
     for segment in find_segments(paths):
-        segment.files = recorded_files(segment.folder, cli)
+        segment.files = recorded_files(segment.folder)
         runs.setdefault(segment.run_id, []).append(segment)
     return runs
 
@@ -251,7 +212,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parser.parse_args(argv)
     try:
         cli = wandb_cli()
-        runs = plan(args.paths, cli)
+        runs = plan(args.paths)
         if not runs:
             raise SyncError("no offline runs (offline-run-* folders) under {}".format(" ".join(args.paths)))
         print("\n".join(describe(runs)), flush=True)
@@ -272,7 +233,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             raise SyncError(problem)
         upload(pending, cli, os.environ)
         print("hsi_wandb sync: {} segment(s) uploaded".format(len(pending)))
-    except SyncError as exc:
+    except (SyncError, ReadError) as exc:
         print("hsi_wandb sync: error: {}".format(exc), file=sys.stderr)
         return 1
     return 0

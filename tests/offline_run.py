@@ -3,10 +3,10 @@
 The reader is the ``wandb`` executable named by ``HSI_WANDB_READER``, by default the one beside the running Python:
 wandb releases older than ``leet`` (the newest for Python 3.8) are read back with a newer wandb's reader.
 """
-import json
 import os
-import subprocess
 import sys
+
+from hsi_wandb.run_reader import read_records
 
 
 _NON_FINITE = {"NaN": float("nan"), "Infinity": float("inf"), "-Infinity": float("-inf")}
@@ -22,12 +22,7 @@ class OfflineRun:
 
     def __init__(self, path):
         self.path = os.fspath(path)
-        proc = subprocess.run([wandb_cli(), "leet", "inspect", "--json", os.fspath(path)],
-                              capture_output=True, text=True, timeout=120)
-        if proc.returncode != 0:
-            raise RuntimeError("wandb leet inspect {} failed: {}".format(path, proc.stderr[-2000:]))
-        out = proc.stdout
-        self.records = [json.loads(line) for line in out.split("\n") if line.strip()]
+        self.records = read_records(self.path, wandb_cli())
 
     def of_type(self, kind):
         return [r[kind] for r in self.records if r.get("type") == kind]

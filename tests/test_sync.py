@@ -145,7 +145,7 @@ def test_dry_run_from_a_third_directory_finds_every_segment_of_a_moved_copy(segm
     assert listed == entries and "dry run, nothing uploaded: 3 segment(s) to upload" in proc.stdout
 
     cli = sync.wandb_cli()
-    pending = [s for segs in sync.plan([str(moved)], cli).values() for s in segs]
+    pending = [s for segs in sync.plan([str(moved)]).values() for s in segs]
     workdir = sync.prepare_workdir(pending, str(tmp_path / "prepared"))
     for segment in pending:
         for f in segment.files:
@@ -184,7 +184,7 @@ def test_no_credentials_unreachable_server_and_a_failing_wandb_sync_each_end_in_
     assert proc.stderr.strip().splitlines()[-1].startswith("hsi_wandb sync: error: W&B server 127.0.0.1:")
 
     (first,) = sync.find_segments([copy])[:1]
-    first.files = sync.recorded_files(first.folder, sync.wandb_cli())
+    first.files = sync.recorded_files(first.folder)
     with pytest.raises(sync.SyncError, match="wandb sync of .* failed: W&B server 127.0.0.1:.* unreachable"):
         sync.upload([first], sync.wandb_cli(), env)
     assert not first.synced

@@ -39,7 +39,7 @@ class AMPPlayer(players.PpoPlayerContinuous):
     def restore(self, fn: str) -> None:
         """Load actor weights and observation normaliser from an AMPAgent checkpoint onto this player's device."""
         self._checkpoint_fn = fn
-        checkpoint = torch.load(fn, map_location=self.device)
+        checkpoint = load_checkpoint(fn)
         with fitting(fn, self._task):
             self.model.load_state_dict(checkpoint["model"])
             if self.normalize_input:
