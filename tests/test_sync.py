@@ -144,7 +144,6 @@ def test_dry_run_from_a_third_directory_finds_every_segment_of_a_moved_copy(segm
     listed = [line.strip() for line in proc.stdout.splitlines() if line.startswith("     ")]
     assert listed == entries and "dry run, nothing uploaded: 3 segment(s) to upload" in proc.stdout
 
-    cli = sync.wandb_cli()
     pending = [s for segs in sync.plan([str(moved)]).values() for s in segs]
     workdir = sync.prepare_workdir(pending, str(tmp_path / "prepared"))
     for segment in pending:

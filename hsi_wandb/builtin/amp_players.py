@@ -7,7 +7,7 @@ from typing import Any, Dict, Optional
 import torch
 from rl_games.algos_torch import players
 
-from hsi_wandb.evaluation import checkpoint_origin, run_folder
+from hsi_wandb.evaluation import checkpoint_origin, load_checkpoint, run_folder
 
 from .success import evaluate
 from .inputs import fitting
