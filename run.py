@@ -26,7 +26,7 @@ from hsi_wandb.builtin.rollout_video import encoder_missing
 from hsi_wandb.config import SECTION_KEYS, Key, WandbSettings, parse_use_wandb, parse_wandb_section
 from hsi_wandb.evaluation import NoCheckpoints, find_checkpoints
 from hsi_wandb.yaml_numbers import number_in_text
-from hsi_wandb.rl_games_mixin import apply_to_runner
+from hsi_wandb.adapter import apply_to_runner
 
 DEFAULT_PRESETS = os.path.join(PROJECT_ROOT, "cfg", "presets.yaml")
 BATCH_FLAGS = ("minibatch_size", "num_envs", "horizon_length")

@@ -135,7 +135,7 @@ def train(variant: str, epochs: int, num_envs: Optional[int], seed: int, output:
     """
     import run as run_py
     from hsi_wandb.builtin.registry import build_runner
-    from hsi_wandb.rl_games_mixin import apply_to_runner
+    from hsi_wandb.adapter import apply_to_runner
 
     argv = ["--max_iterations", str(epochs), "--seed", str(seed), "--output_path", output]
     if num_envs:
@@ -316,9 +316,10 @@ def logging_path(variant: str, run_dir: str) -> TensorBoardPath:
         return TensorBoardPath(SummaryWriter(summaries))
     if variant == "mirror":
         from hsi_wandb import WandbWriter, resolve_settings, start_run
+        from hsi_wandb.adapter import tags as rl_games_tags
 
         run = start_run(resolve_settings(wandb_section(), "<benchmark>"), run_dir, {})
-        return MirrorPath(WandbWriter(SummaryWriter(summaries), run), run)
+        return MirrorPath(WandbWriter(SummaryWriter(summaries), run, tags=rl_games_tags), run)
     import wandb
 
     run = wandb.init(project=BENCH_PROJECT, dir=run_dir, mode="offline", sync_tensorboard=variant == "sync_tb")
@@ -466,7 +467,7 @@ def checkpoints(variant: str, size_mb: int, saves: int, gap_s: float) -> Dict[st
     ``wandb.checkpoints: none``. Returns each save's timings and the MD5 of the bytes it wrote, how long
     finishing the run waited (pending artifact logging plus ``run.finish``) and the offline run folder.
     """
-    from hsi_wandb.rl_games_mixin import attach, make_options
+    from hsi_wandb.adapter import attach, make_options
 
     experiment_dir = os.path.abspath("experiment")
     agent = _checkpointing_agent_class(variant == "direct")(size_mb, saves, gap_s, experiment_dir)

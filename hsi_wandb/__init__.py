@@ -1,6 +1,6 @@
 """hsi_wandb: mirror rl_games / IsaacGym-style training (TensorBoard scalars, checkpoints) to Weights & Biases.
 
-The core here is framework-agnostic; the rl_games adapter is ``hsi_wandb.rl_games_mixin`` and the built-in
+The core here is framework-agnostic; the rl_games adapter is ``hsi_wandb.adapter`` and the built-in
 tasks and AMP agent are ``hsi_wandb.builtin``. Any trainer with a SummaryWriter drives a :class:`TrainingSession`
 (the rl_games mixin is one binding of it): scalars one row per epoch with gradient and parameter norms, a JSONL
 backup and a progress bar; each checkpoint a version of a ``model`` artifact (the last one ``final``, an interrupt
@@ -43,13 +43,14 @@ Environment:
     WANDB_API_KEY   credentials (also read from ./.env); without them online falls back to offline.
     WANDB_BASE_URL  the W&B server; probed before an online start.
 """
-from .artifacts import CheckpointLogger, checkpoint_path
+from .adapter.checkpoints import checkpoint_path
+from .adapter.tags import map_tag
+from .artifacts import CheckpointLogger
 from .config import ConfigError, WandbConfig, WandbSettings, resolve_settings
 from .evaluation import EvalRun, NoCheckpoints, checkpoint_origin, find_checkpoints, in_epoch_order, log_eval
 from .lifecycle import NullRun, WandbRun, load_run_record, save_run_record, start_run
 from .ranks import global_rank, is_global_rank_zero
 from .session import TrainingSession
-from .tags import map_tag
 from .writer import WandbWriter
 
 __version__ = "0.1.0"

@@ -11,13 +11,9 @@ from typing import Any, Dict, List, Optional, Tuple
 _STOP = object()
 
 
-def checkpoint_path(fn: str) -> str:
-    """The file rl_games' ``save(fn)`` writes: it always appends ``.pth``."""
-    return fn + ".pth" if os.path.exists(fn + ".pth") or not os.path.exists(fn) else fn
-
-
 REASONS = ("interrupt", "final", "best", "save_frequency", "save")
-"""Why rl_games saved, in the order that names a save point where several saves coincide."""
+"""Why a trainer saved (rl_games' agents save at the best reward and every ``save_frequency`` epochs), in the order
+that names a save point where several saves coincide."""
 
 
 def unshare(path: str) -> None:

@@ -15,7 +15,7 @@ from .model_stats import GradNormTracker, gpu_memory, histogram_data, loss_scale
 from .run_folder import claim_run_folder, holder
 from .sinks import JsonlBackup, ProgressBar, RowFanout
 from .videos import VideoWatcher
-from .writer import WandbWriter
+from .writer import PlainTags, WandbWriter
 
 EPOCH_STEPS = 2
 """W&B steps the epoch in progress at a save may still take (its row, its histograms): a run resumed from the
@@ -35,10 +35,13 @@ class TrainingSession:
     """
 
     def __init__(self, settings: WandbSettings, config: Optional[Mapping[str, Any]] = None,
-                 files: Sequence[str] = (), code: Optional[Tuple[str, str]] = None, scratch: bool = False):
+                 files: Sequence[str] = (), code: Optional[Tuple[str, str]] = None, scratch: bool = False,
+                 tags: Any = PlainTags):
         """``config`` is logged as the run's config, ``files`` attached to it; ``code`` (a folder and what it is)
-        is snapshot with ``wandb.save_code``; ``scratch``: the run's folder is deleted afterwards (nothing to sync)."""
+        is snapshot with ``wandb.save_code``; ``scratch``: the run's folder is deleted afterwards (nothing to sync);
+        ``tags``: the trainer's tag schema (see :class:`~hsi_wandb.writer.PlainTags`)."""
         self.settings = settings
+        self.tags = tags
         self.config = dict(config or {})
         self.files = list(files)
         self.code = code
@@ -93,7 +96,8 @@ class TrainingSession:
         if section.progress:
             sinks.append(ProgressBar(max_epochs, epoch))
         self._sinks = RowFanout(sinks)
-        self.writer = WandbWriter(writer, self._sinks, self._resumed.get("wall_time") or 0.0, epoch_source)
+        self.writer = WandbWriter(writer, self._sinks, self._resumed.get("wall_time") or 0.0, epoch_source,
+                                  self.tags)
         self._model, self._device = model, device
         if optimizer is not None:
             self._grad_norms = GradNormTracker(optimizer, loss_scale(scaler))

@@ -2,11 +2,36 @@
 import math
 import time
 from collections import Counter
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, NamedTuple, Optional, Tuple
 
 from .sinks import RowFanout
-from .tags import FRAME, also_logged_as, map_tag
 from .warn_once import WarnOnce
+
+FRAME, EPOCH, TIME = "frame", "epoch", "time"
+"""The x-axes a trainer writes scalars against: environment frames, epochs and seconds."""
+
+
+class Mapped(NamedTuple):
+    """A W&B key and the axis its TensorBoard tag used; per-axis duplicates share one key."""
+
+    key: str
+    axis: str
+
+
+class PlainTags:
+    """A tag schema: each TensorBoard tag is its W&B key, written against the frame. A schema maps a tag
+    (``map_tag``) and names further keys a key's value is also logged as (``also_logged_as``); rl_games' is
+    ``hsi_wandb.adapter.tags``."""
+
+    @staticmethod
+    def map_tag(tag: str) -> Mapped:
+        """``tag`` itself, on the frame axis."""
+        return Mapped(tag, FRAME)
+
+    @staticmethod
+    def also_logged_as(key: str) -> Tuple[str, ...]:
+        """No further keys."""
+        return ()
 
 
 _RESERVED = frozenset(("", "frame", "epoch", "wall_time"))
@@ -38,11 +63,13 @@ class WandbWriter:
     were written at), ``epoch`` and ``wall_time`` (seconds since the mirror started).
     Call :meth:`begin_epoch` at each epoch start; without it a new row starts whenever the frame changes, and takes
     its epoch from ``epoch_source`` when given (an agent that has no epoch hook, such as rl_games' SAC), else counts.
+    ``tags`` is the tag schema (:class:`PlainTags`, or rl_games' ``hsi_wandb.adapter.tags``).
     """
 
     def __init__(self, writer: Any, sink: Any, wall_time_offset: float = 0.0,
-                 epoch_source: Optional[Callable[[], int]] = None):
+                 epoch_source: Optional[Callable[[], int]] = None, tags: Any = PlainTags):
         self._writer = writer
+        self._tags = tags
         self._sink = sink if isinstance(sink, RowFanout) else RowFanout([sink])
         self._epoch_source = epoch_source
         self._t0 = time.time() - wall_time_offset
@@ -120,7 +147,7 @@ class WandbWriter:
         return self._writer.close()
 
     def _record(self, tag: str, value: float, global_step: Any) -> None:
-        if map_tag(tag).axis == FRAME and global_step is not None:
+        if self._tags.map_tag(tag).axis == FRAME and global_step is not None:
             frame = int(_as_float(global_step))
             if not self._explicit and self._frame_votes and frame not in self._frame_votes:
                 self.flush_row()
@@ -139,14 +166,14 @@ class WandbWriter:
         names (``rewards/0`` beside ``rewards/mean``) never replace a value written under that name itself.
         """
         row: Dict[str, float] = {}
-        for tag, value in sorted(self._values.items(), key=lambda item: map_tag(item[0]).key != item[0]):
-            key = map_tag(tag).key
+        for tag, value in sorted(self._values.items(), key=lambda item: self._tags.map_tag(item[0]).key != item[0]):
+            key = self._tags.map_tag(tag).key
             if key not in row:
                 row[key] = value
             elif not _same(row[key], value):
                 row[tag] = value
         for key, value in list(row.items()):
-            for alias in also_logged_as(key):
+            for alias in self._tags.also_logged_as(key):
                 row.setdefault(alias, value)
         return {self._safe_key(key): value for key, value in row.items()}
 

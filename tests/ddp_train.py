@@ -24,7 +24,7 @@ import tiny_env  # noqa: E402
 from rl_games.algos_torch import a2c_continuous  # noqa: E402
 from rl_games.torch_runner import Runner  # noqa: E402
 
-from hsi_wandb.rl_games_mixin import apply_to_runner  # noqa: E402
+from hsi_wandb.adapter import apply_to_runner  # noqa: E402
 
 
 class GlooSync:

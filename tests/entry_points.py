@@ -23,7 +23,7 @@ from rl_games.common.algo_observer import AlgoObserver
 from rl_games.torch_runner import Runner
 
 import tiny_env
-from hsi_wandb.rl_games_mixin import apply_to_runner
+from hsi_wandb.adapter import apply_to_runner
 
 WANDB_SECTION = {"project": "hsi-wandb-tests", "mode": "offline"}
 

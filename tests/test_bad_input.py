@@ -9,7 +9,8 @@ from hypothesis import HealthCheck, assume, given, settings, strategies as st
 
 from hsi_wandb import ConfigError, WandbWriter, resolve_settings, start_run
 from hsi_wandb.config import CHECKPOINT_POLICIES, MAX_INIT_TIMEOUT, MODES, WandbConfig
-from hsi_wandb.tags import map_tag
+from hsi_wandb.adapter.tags import map_tag
+from hsi_wandb.adapter import tags as rl_games_tags
 from hsi_wandb.writer import safe_key
 from offline_run import OfflineRun
 from test_faults import run_child
@@ -178,7 +179,7 @@ def test_a_tag_equal_to_another_tags_key_keeps_both_values(first, second):
 def test_odd_tags_reach_an_offline_run_unchanged(tmp_path):
     wandb_run = start_run(resolve_settings({"use_wandb": True, "wandb": {"mode": "offline"}}, SOURCE),
                           str(tmp_path / "exp"), {})
-    writer = WandbWriter(RecordingWriter(), wandb_run)
+    writer = WandbWriter(RecordingWriter(), wandb_run, tags=rl_games_tags)
     sent = []
 
     @settings(max_examples=60, deadline=None, database=None)
@@ -205,7 +206,7 @@ def test_tags_named_like_row_or_wandb_keys_are_kept_apart(tmp_path):
     reserved = ["", "frame", "epoch", "wall_time", "_step", "_runtime", "_timestamp"]
     wandb_run = start_run(resolve_settings({"use_wandb": True, "wandb": {"mode": "offline"}}, SOURCE),
                           str(tmp_path / "exp"), {})
-    writer = WandbWriter(RecordingWriter(), wandb_run)
+    writer = WandbWriter(RecordingWriter(), wandb_run, tags=rl_games_tags)
     for epoch, tag in enumerate(reserved, 1):
         writer.begin_epoch(epoch)
         writer.add_scalar(tag, 1000.5 + epoch, 10 * epoch)
@@ -221,10 +222,11 @@ BACKSLASH_SCRIPT = """
 import sys
 sys.path[:0] = {paths!r}
 from hsi_wandb import WandbWriter, resolve_settings, start_run
+from hsi_wandb.adapter import tags as rl_games_tags
 from test_writer import RecordingWriter
 
 wandb_run = start_run(resolve_settings({{"use_wandb": True, "wandb": {{"mode": "offline"}}}}), "exp", {{}})
-writer = WandbWriter(RecordingWriter(), wandb_run)
+writer = WandbWriter(RecordingWriter(), wandb_run, tags=rl_games_tags)
 for epoch in range(1, 4):
     writer.begin_epoch(epoch)
     writer.add_scalar("losses/a_loss", 0.5 * epoch, 10 * epoch)

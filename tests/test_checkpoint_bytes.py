@@ -12,7 +12,7 @@ from hsi_wandb import CheckpointLogger, resolve_settings, start_run
 from hsi_wandb.artifacts import unshare
 from hsi_wandb.builtin import registry
 from hsi_wandb.builtin.amp_agent import AMPAgent
-from hsi_wandb.rl_games_mixin import apply_to_runner
+from hsi_wandb.adapter import apply_to_runner
 from offline_run import OfflineRun, offline_runs
 from test_builtin_amp import rl_config
 

@@ -48,7 +48,7 @@ def test_sequences_and_mappings_of_any_kind_are_accepted_where_lists_and_dicts_a
     lists and dicts, and are logged as plain ones."""
     from types import MappingProxyType
 
-    from hsi_wandb.rl_games_mixin import make_options
+    from hsi_wandb.adapter import make_options
 
     section = MappingProxyType({"tags": ("ige", "cartpole"), "init_kwargs": MappingProxyType(
         {"settings": MappingProxyType({"console": "off"})})})

@@ -22,7 +22,7 @@ from rl_games.torch_runner import Runner
 
 import tiny_env
 from hsi_wandb import lifecycle, resolve_settings, start_run
-from hsi_wandb.rl_games_mixin import apply_to_runner
+from hsi_wandb.adapter import apply_to_runner
 from hsi_wandb.evaluation import load_checkpoint
 from offline_run import OfflineRun, offline_runs
 from test_rl_games_adapter import assert_mirrored, tensorboard_scalars, train
@@ -181,7 +181,7 @@ import psutil
 import tiny_env
 from rl_games.algos_torch import a2c_continuous
 from rl_games.torch_runner import Runner
-from hsi_wandb.rl_games_mixin import apply_to_runner
+from hsi_wandb.adapter import apply_to_runner
 
 
 class KillsWandbService(a2c_continuous.A2CAgent):

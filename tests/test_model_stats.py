@@ -10,7 +10,7 @@ import tiny_env
 from hsi_wandb.builtin import registry
 from hsi_wandb import model_stats
 from hsi_wandb.model_stats import CHUNK, GradNormTracker, TotalNorm, gpu_memory, histogram_data, loss_scale
-from hsi_wandb.rl_games_mixin import apply_to_runner
+from hsi_wandb.adapter import apply_to_runner
 from conftest import needs_builtin_runner
 from offline_run import OfflineRun, offline_runs
 from test_builtin_amp import rl_config, train as train_builtin

@@ -16,8 +16,8 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 import tiny_env
 from hsi_wandb import ConfigError
-from hsi_wandb.rl_games_mixin import WandbMixin, apply_to_runner, configure
-from hsi_wandb.tags import EPOCH, FRAME, TIME, map_tag
+from hsi_wandb.adapter import WandbMixin, apply_to_runner, configure
+from hsi_wandb.adapter.tags import EPOCH, FRAME, TIME, map_tag
 from hsi_wandb.evaluation import load_checkpoint
 from conftest import working_in
 from offline_run import OfflineRun, offline_runs
@@ -269,7 +269,7 @@ def test_without_wandb_installed_training_goes_on_with_one_warning(tmp_path):
         sys.path[:0] = {paths!r}
         import tiny_env
         from rl_games.torch_runner import Runner
-        from hsi_wandb.rl_games_mixin import apply_to_runner
+        from hsi_wandb.adapter import apply_to_runner
         tiny_env.register()
         cfg = tiny_env.train_config({runs!r}, max_epochs=3)
         runner = Runner()
@@ -373,20 +373,24 @@ def test_a_player_that_returns_its_results_logs_them_to_the_training_group(train
     assert "eval/exp0/note" not in row
 
 
-def test_the_public_names_resolve_from_rl_games_mixin():
-    """README, run.py and the benchmark import these from ``hsi_wandb.rl_games_mixin``, wherever they are defined."""
-    from hsi_wandb import rl_games_mixin, rl_games_options
+def test_the_public_names_resolve_from_the_adapter_and_from_the_import_path_users_run_py_files_have():
+    """README, run.py and the benchmark import these from ``hsi_wandb.adapter``; users' ``run.py`` files written
+    before it have ``hsi_wandb.rl_games_mixin``: the same objects."""
+    from hsi_wandb import adapter, rl_games_mixin
+    from hsi_wandb.adapter import mixin, options
 
     names = {"WandbMixin", "WandbOptions", "apply_to_runner", "attach", "configure", "make_options"}
-    assert set(rl_games_mixin.__all__) == names and all(hasattr(rl_games_mixin, name) for name in names)
-    assert rl_games_mixin.configure is rl_games_options.configure, "configure sets the options WandbMixin reads"
+    assert set(adapter.__all__) == set(rl_games_mixin.__all__) == names
+    assert all(getattr(rl_games_mixin, name) is getattr(adapter, name) for name in names)
+    assert adapter.configure is options.configure and mixin.default_options is options.default_options, \
+        "configure sets the options WandbMixin reads"
 
 
 PRELOAD_SCRIPT = """
 import sys
 sys.path[:0] = {paths!r}
 from rl_games.torch_runner import Runner
-from hsi_wandb.rl_games_mixin import apply_to_runner
+from hsi_wandb.adapter import apply_to_runner
 
 before = "wandb" in sys.modules
 apply_to_runner(Runner(), {{"use_wandb": True, "wandb": {{"mode": "offline"}}}}, source="tiny.yaml")

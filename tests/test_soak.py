@@ -4,6 +4,7 @@ import gc
 import psutil
 import pytest
 
+from hsi_wandb.adapter import tags as rl_games_tags
 from hsi_wandb import WandbWriter, resolve_settings, start_run
 from offline_run import OfflineRun
 
@@ -32,7 +33,7 @@ def rss(process):
 def test_long_run_keeps_memory_flat_and_loses_no_row(tmp_path):
     run = start_run(resolve_settings({"use_wandb": True, "wandb": {"mode": "offline"}}, "soak.yaml"),
                     str(tmp_path / "exp"), {})
-    writer = WandbWriter(NullWriter(), run)
+    writer = WandbWriter(NullWriter(), run, tags=rl_games_tags)
     me = psutil.Process()
     (service,) = [p for p in me.children(recursive=True) if p.name() == "wandb-core"]
     memory = {}

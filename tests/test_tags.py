@@ -2,7 +2,7 @@
 import pytest
 from hypothesis import given, strategies as st
 
-from hsi_wandb.tags import EPOCH, FRAME, TIME, also_logged_as, map_tag
+from hsi_wandb.adapter.tags import EPOCH, FRAME, TIME, also_logged_as, map_tag
 
 DESIGN_TABLE = [
     ("performance/total_fps", "performance/total_fps", FRAME),

@@ -12,7 +12,7 @@ import pytest
 import tokenhsi_like
 from conftest import working_in
 from hsi_wandb import log_eval
-from hsi_wandb.rl_games_mixin import apply_to_runner
+from hsi_wandb.adapter import apply_to_runner
 from hsi_wandb.evaluation import load_checkpoint
 from offline_run import OfflineRun, offline_runs
 from test_rl_games_adapter import assert_mirrored, tensorboard_scalars

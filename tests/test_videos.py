@@ -21,7 +21,7 @@ from conftest import working_in
 from hsi_wandb import ConfigError, resolve_settings, videos
 from hsi_wandb.builtin import registry
 from hsi_wandb.builtin.rollout_video import RolloutRecorder
-from hsi_wandb.rl_games_mixin import apply_to_runner
+from hsi_wandb.adapter import apply_to_runner
 from offline_run import OfflineRun, offline_runs
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

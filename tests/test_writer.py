@@ -5,8 +5,9 @@ import numpy as np
 import torch
 from hypothesis import given, strategies as st
 
+from hsi_wandb.adapter import tags as rl_games_tags
 from hsi_wandb import WandbWriter
-from hsi_wandb.tags import map_tag
+from hsi_wandb.adapter.tags import map_tag
 
 
 class RecordingWriter:
@@ -37,7 +38,7 @@ class RowSink:
 def one_epoch_row(writes, step):
     """The single W&B row a mirror sends for one epoch of ``writes`` ((tag, value) pairs) at ``step``."""
     sink = RowSink()
-    writer = WandbWriter(RecordingWriter(), sink)
+    writer = WandbWriter(RecordingWriter(), sink, tags=rl_games_tags)
     writer.begin_epoch(1)
     for tag, value in writes:
         writer.add_scalar(tag, value, step)
@@ -48,7 +49,7 @@ def one_epoch_row(writes, step):
 
 def test_every_call_reaches_the_wrapped_writer_unchanged():
     inner, sink = RecordingWriter(), RowSink()
-    writer = WandbWriter(inner, sink)
+    writer = WandbWriter(inner, sink, tags=rl_games_tags)
     value = torch.tensor(1.5)
     assert writer.add_scalar("losses/a_loss", value, 10, walltime=3.0) == "written"
     writer.add_histogram("w", [1, 2], 10)
@@ -59,7 +60,7 @@ def test_every_call_reaches_the_wrapped_writer_unchanged():
 
 def test_one_row_per_epoch_with_frame_epoch_and_collapsed_axes():
     sink = RowSink()
-    writer = WandbWriter(RecordingWriter(), sink)
+    writer = WandbWriter(RecordingWriter(), sink, tags=rl_games_tags)
     for epoch, frame in ((1, 0), (2, 4096)):
         writer.begin_epoch(epoch)
         writer.add_scalar("losses/a_loss", np.float32(0.5 * epoch), frame)
@@ -76,7 +77,7 @@ def test_one_row_per_epoch_with_frame_epoch_and_collapsed_axes():
 
 def test_conflicting_duplicate_is_kept_under_its_own_tag():
     sink = RowSink()
-    writer = WandbWriter(RecordingWriter(), sink)
+    writer = WandbWriter(RecordingWriter(), sink, tags=rl_games_tags)
     writer.begin_epoch(1)
     writer.add_scalar("rewards/step", 1.0, 100)
     writer.add_scalar("rewards/iter", 2.0, 1)
@@ -86,7 +87,7 @@ def test_conflicting_duplicate_is_kept_under_its_own_tag():
 
 def test_without_epoch_marks_a_new_frame_starts_a_new_row():
     sink = RowSink()
-    writer = WandbWriter(RecordingWriter(), sink)
+    writer = WandbWriter(RecordingWriter(), sink, tags=rl_games_tags)
     for frame in (0, 100, 200):
         writer.add_scalar("a", frame / 100, frame)
         writer.add_scalar("b", -frame, frame)
@@ -100,7 +101,7 @@ def test_a_failing_sink_never_breaks_the_writer(recwarn):
             raise OSError("disk full")
 
     inner = RecordingWriter()
-    writer = WandbWriter(inner, Broken())
+    writer = WandbWriter(inner, Broken(), tags=rl_games_tags)
     for epoch in range(3):
         writer.begin_epoch(epoch)
         writer.add_scalar("x", epoch, epoch)

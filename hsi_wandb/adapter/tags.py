@@ -1,11 +1,11 @@
-"""How a TensorBoard tag becomes a W&B key (the README's "What appears on W&B" table), and which x-axis the tag
-was written against."""
+"""rl_games' tag schema: how a TensorBoard tag of rl_games' agents and observers (ASE's, TokenHSI's, IsaacGymEnvs')
+becomes a W&B key (the README's "What appears on W&B" table), and which x-axis the tag was written against. The
+module is the schema object the writer mirror takes (``map_tag``, ``also_logged_as``)."""
 import functools
 import re
-from typing import NamedTuple, Tuple
+from typing import Tuple
 
-FRAME, EPOCH, TIME = "frame", "epoch", "time"
-"""The x-axes rl_games agents write against: environment frames, epochs and seconds."""
+from ..writer import EPOCH, FRAME, TIME, Mapped
 
 _NAMESPACES = frozenset(("performance", "losses", "info", "eval", "system"))
 _NUMBERED_FAMILY = re.compile(r"^(rewards|episode_lengths|shaped_rewards|scores)(\d*)/(frame|step|mean|iter|time)$")
@@ -15,13 +15,6 @@ _DIMENSION_ZERO = re.compile(r"^(rewards|shaped_rewards)/mean$")
 _AXIS_FAMILY = re.compile(r"^(.+)/(frame|iter|time)$")
 _EPOCH_TAGS = re.compile(r"^Episode/")
 _AXIS_OF_SUFFIX = {"frame": FRAME, "step": FRAME, "mean": FRAME, "iter": EPOCH, "time": TIME}
-
-
-class Mapped(NamedTuple):
-    """A W&B key and the axis its TensorBoard tag used; per-axis duplicates share one key."""
-
-    key: str
-    axis: str
 
 
 @functools.lru_cache(maxsize=4096)

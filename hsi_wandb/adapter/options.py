@@ -8,9 +8,9 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
-from .config import WandbSettings, resolve_settings
-from .yaml_numbers import with_numbers
-from .provenance import code_root, git_state
+from ..config import WandbSettings, resolve_settings
+from ..yaml_numbers import with_numbers
+from ..provenance import code_root, git_state
 
 
 @dataclass

@@ -15,12 +15,12 @@ import time
 import warnings
 from typing import Any, Dict, List, Optional
 
-from .evaluation import (CheckpointOrigin, EvalRun, NoCheckpoints, check_results, find_checkpoints,
+from ..evaluation import (CheckpointOrigin, EvalRun, NoCheckpoints, check_results, find_checkpoints,
                          in_epoch_order)
-from .interrupts import Terminated, sigterm_as_interrupt
-from .lifecycle import say
+from ..interrupts import Terminated, sigterm_as_interrupt
+from ..lifecycle import say
 from .mixing import Mixin, mix_into
-from .sinks import ProgressBar
+from ..sinks import ProgressBar
 
 METRICS_FOLDER = os.path.join(os.pardir, "metrics")
 """Where TokenHSI's players write results, relative to the checkpoint's folder."""
