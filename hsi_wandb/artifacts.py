@@ -2,14 +2,11 @@
 import contextlib
 import itertools
 import os
-import queue
 import shutil
-import threading
 import warnings
 from typing import Any, Dict, List, Optional, Tuple
 
-_STOP = object()
-
+from .worker import Worker
 
 REASONS = ("interrupt", "final", "best", "save_frequency", "save")
 """Why a trainer saved (rl_games' agents save at the best reward and every ``save_frequency`` epochs), in the order
@@ -87,8 +84,7 @@ class CheckpointLogger:
         self._dir = os.path.join(run.sync_dir, "checkpoints") if self._enabled else ""
         self._seq = itertools.count()
         self._held: Optional[SavePoint] = None
-        self._queue: "queue.Queue[Any]" = queue.Queue()
-        self._thread: Optional[threading.Thread] = None
+        self._logger = Worker("hsi_wandb-checkpoints", self._log)
 
     def add(self, path: str, metadata: Dict[str, Any]) -> None:
         """Record a checkpoint rl_games has just written; ``metadata`` holds epoch, frame, reason (one of
@@ -134,16 +130,11 @@ class CheckpointLogger:
             self._guarded("log checkpoint {}".format(self._held.files[-1]), self._submit, self._held,
                           final and self._enabled, False)
             self._held = None
-        if self._thread is not None:
-            from . import lifecycle
+        from . import lifecycle
 
-            self._queue.put(_STOP)
-            self._thread.join(lifecycle.CALL_TIMEOUT)
-            if self._thread.is_alive():
-                warnings.warn("hsi_wandb: W&B did not finish logging the checkpoints in {:g} s; they are saved on "
-                              "disk, the run is finished without the rest".format(lifecycle.CALL_TIMEOUT),
-                              RuntimeWarning)
-            self._thread = None
+        if not self._logger.close(lifecycle.CALL_TIMEOUT):
+            warnings.warn("hsi_wandb: W&B did not finish logging the checkpoints in {:g} s; they are saved on "
+                          "disk, the run is finished without the rest".format(lifecycle.CALL_TIMEOUT), RuntimeWarning)
 
     def _snapshot(self, path: str) -> str:
         os.makedirs(self._dir, exist_ok=True)
@@ -165,20 +156,13 @@ class CheckpointLogger:
                 with contextlib.suppress(OSError):
                     os.unlink(other)
         path = point.sources[index] if reference else point.paths[index]
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._work, name="hsi_wandb-checkpoints", daemon=True)
-            self._thread.start()
-        self._queue.put((path, metadata, point.aliases(final), reference, release and not reference))
+        self._logger.submit((path, metadata, point.aliases(final), reference, release and not reference))
 
-    def _work(self) -> None:
-        while True:
-            item = self._queue.get()
-            if item is _STOP:
-                return
-            path, metadata, aliases, reference, release = item
-            self._run.log_checkpoint(self._name, path, metadata, aliases, reference=reference)
-            if release:
-                _release_page_cache(path)
+    def _log(self, item: Tuple[str, Dict[str, Any], List[str], bool, bool]) -> None:
+        path, metadata, aliases, reference, release = item
+        self._run.log_checkpoint(self._name, path, metadata, aliases, reference=reference)
+        if release:
+            _release_page_cache(path)
 
 
 def _metadata_problem(metadata: Any) -> Optional[str]:

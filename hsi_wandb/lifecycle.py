@@ -16,6 +16,7 @@ from ._wandb import live_run, load_wandb, preload
 from .config import WandbSettings
 from .ranks import is_global_rank_zero
 from .warn_once import WarnOnce
+from .worker import Worker
 
 DEFAULT_BASE_URL = "https://api.wandb.ai"
 RUN_RECORD = "wandb_run.json"
@@ -203,8 +204,7 @@ class WandbRun:
         self._identity = {"run_id": run.id, "project": run.project, "entity": run.entity, "group": run.group,
                           "name": run.name, "mode": self.mode}
         self._data_dir_before: Optional[str] = None
-        self._outbox: "queue.Queue[Any]" = queue.Queue(OUTBOX_ROWS)
-        self._sender: Optional[threading.Thread] = None
+        self._sender = Worker("hsi_wandb-rows", self._send, OUTBOX_ROWS)
         self._log_lock = threading.Lock()
         if owned and self.mode == "offline":
             self._stage_inside_run_folder()
@@ -263,7 +263,7 @@ class WandbRun:
             self.last_frame = int(row["frame"])
 
     def _log(self, what: str, data: Dict[str, Any]) -> None:
-        """Queue ``data`` for the sender thread (started on first use); nothing once W&B failed."""
+        """Queue ``data`` for the sender thread; nothing once W&B failed."""
         if self._failed:
             return
         with self._log_lock:
@@ -271,11 +271,8 @@ class WandbRun:
             if step is not None:
                 self._next_step = step + 1
                 self.last_step = step
-            if self._sender is None:
-                self._sender = threading.Thread(target=self._send, name="hsi_wandb-rows", daemon=True)
-                self._sender.start()
             try:
-                self._outbox.put((what, data, step), timeout=SEND_STALL_TIMEOUT)
+                self._sender.submit((what, data, step), timeout=SEND_STALL_TIMEOUT)
             except queue.Full:
                 self._attempt(what, self._stalled)
 
@@ -283,33 +280,21 @@ class WandbRun:
     def _stalled() -> None:
         raise TimeoutError("W&B took no row for {:g} s while {} waited".format(SEND_STALL_TIMEOUT, OUTBOX_ROWS))
 
-    def _send(self) -> None:
-        while True:
-            item = self._outbox.get()
-            if item is None:
-                return
-            what, data, step = item
-            if step is None:
-                self._call(what, self._run.log, data)
-            else:
-                self._call(what, self._run.log, data, step=step)
+    def _send(self, item: Tuple[str, Dict[str, Any], Optional[int]]) -> None:
+        what, data, step = item
+        if step is None:
+            self._call(what, self._run.log, data)
+        else:
+            self._call(what, self._run.log, data, step=step)
 
     def _flush(self) -> bool:
         """Wait until every queued row has been handed to W&B, at most ``CALL_TIMEOUT`` s; False when W&B did not
         take them (it is then given up: a stuck call would hold the process forever)."""
-        if self._sender is None:
+        if self._sender.close(CALL_TIMEOUT):
             return True
-        try:
-            self._outbox.put(None, timeout=CALL_TIMEOUT)
-        except queue.Full:
-            pass
-        self._sender.join(CALL_TIMEOUT)
-        if self._sender.is_alive():
-            self._report("take the last rows", TimeoutError("W&B took no row for {:g} s at the end; they are in "
-                                                             "metrics.jsonl".format(CALL_TIMEOUT)), gone=True)
-            return False
-        self._sender = None
-        return True
+        self._report("take the last rows", TimeoutError("W&B took no row for {:g} s at the end; they are in "
+                                                         "metrics.jsonl".format(CALL_TIMEOUT)), gone=True)
+        return False
 
     def _bounded(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Optional[bool]:
         """Call ``fn`` on a thread of its own and wait at most ``CALL_TIMEOUT`` s for it: True when it returned,

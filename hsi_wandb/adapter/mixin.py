@@ -99,10 +99,13 @@ class WandbMixin(Mixin):
             self.writer = writer.wrapped
 
     def update_epoch(self) -> int:
-        """Start a new epoch: send the previous epoch's row (with its model statistics)."""
+        """Start a new epoch: send the previous epoch's row (with its model statistics) first, so that what the
+        agent's own ``update_epoch`` does (a video it writes) belongs to the new epoch."""
+        session = self._wandb_session
+        session.end_epoch()
         epoch = self._wandb_next().update_epoch()
-        if self._wandb_session.started:
-            self._wandb_session.begin_epoch(epoch)
+        if session.started:
+            session.begin_epoch(epoch)
             self._wandb_note_frame_restart()
         return epoch
 

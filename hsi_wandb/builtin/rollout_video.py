@@ -1,12 +1,12 @@
 """Rollout videos of the built-in tasks: a few envs recorded for some steps, written as .mp4 files (the ``video``
 extra: imageio-ffmpeg and the ffmpeg it ships), which ``wandb.videos`` then picks up like any simulator's videos."""
 import os
-import threading
-from typing import Any, List, Optional
+from typing import Any, List, Optional, Tuple
 
 import numpy as np
 
 from ..warn_once import WarnOnce
+from ..worker import Worker
 from .render import render_envs
 
 EXTRA_MISSING = '--capture_video needs the video extra: pip install -e ".[video]" (imageio-ffmpeg, with its ffmpeg)'
@@ -36,7 +36,7 @@ class RolloutRecorder:
         self.envs = envs
         self._name: Optional[str] = None
         self._frames: List[np.ndarray] = []
-        self._writers: List[threading.Thread] = []
+        self._encoder = Worker("hsi_wandb-video-encoder", self._write)
         self._once = WarnOnce()
         self.written: List[str] = []
 
@@ -65,19 +65,14 @@ class RolloutRecorder:
         if self.recording and self._frames:
             self._finish()
         self._name = None
-        for writer in self._writers:
-            writer.join()
-        self._writers = []
+        self._encoder.close()
 
     def _finish(self) -> None:
-        path = os.path.join(self.folder, self._name + ".mp4")
-        writer = threading.Thread(target=self._write, args=(path, self._frames), name="hsi_wandb-video-encoder",
-                                  daemon=True)
-        writer.start()
-        self._writers = [w for w in self._writers if w.is_alive()] + [writer]
+        self._encoder.submit((os.path.join(self.folder, self._name + ".mp4"), self._frames))
         self._name, self._frames = None, []
 
-    def _write(self, path: str, frames: List[np.ndarray]) -> None:
+    def _write(self, item: Tuple[str, List[np.ndarray]]) -> None:
+        path, frames = item
         partial = path + ".part"
         try:
             import imageio_ffmpeg
