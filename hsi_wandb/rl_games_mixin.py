@@ -20,7 +20,7 @@ from .evaluation import CHECKPOINT_KEY, trained_run_id
 from .interrupts import Terminated, exit_code_of, sigterm_as_interrupt
 from .lifecycle import NullRun, load_run_record, prepare_start, save_run_record, say, start_run
 from .mixing import Mixin, mix_into
-from .model_stats import GradNormTracker, gpu_memory, histogram_data, loss_scale
+from .model_stats import GradNormTracker, gpu_memory, histogram_data
 from .rl_games_options import WandbOptions, configure, default_options, make_options
 from .rl_games_player import attach_player
 from .rl_games_runner import attach_to_builders
@@ -127,7 +127,7 @@ class WandbMixin(Mixin):
         self._wandb_rewire(self.writer, self._wandb_writer)
         self.writer = self._wandb_writer
         if getattr(self, "model", None) is not None and getattr(self, "optimizer", None) is not None:
-            self._wandb_grad_norms = GradNormTracker(self.optimizer, loss_scale(getattr(self, "scaler", None)))
+            self._wandb_grad_norms = GradNormTracker(self.optimizer, getattr(self, "scaler", None))
         if not isinstance(run, NullRun):
             self._wandb_checkpoints = CheckpointLogger(run, section.checkpoints)
 
