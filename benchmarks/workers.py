@@ -519,8 +519,10 @@ MIN_NORM_TIME_S = 5.0
 
 def norm_cost(architecture: str, width: int, layers: int, steps: int) -> Dict[str, Any]:
     """Train ``steps`` optimizer steps or more (Adam, gradients clipped) of one network with the mixin's
-    ``GradNormTracker``; per step, the forward and backward time, the time the tracker takes inside backward (its
-    hooks and the norm), and on the same gradients the norm computed per tensor (before), with
+    ``GradNormTracker`` as rl_games' agents step (through a GradScaler, mixed precision off, unscaled before
+    clipping) and with a second tracker given no scaler (its per-parameter hooks stay); per step, the forward and
+    backward time, the time each tracker takes (the first in ``unscale_``, the second in its hooks and the norm at
+    the end of backward), and on the same gradients the norm computed per tensor (before), with
     ``torch._foreach_norm`` and with the flat buffer of torch < 1.13; per epoch, ``epoch_values``."""
     import torch
 
@@ -528,23 +530,29 @@ def norm_cost(architecture: str, width: int, layers: int, steps: int) -> Dict[st
 
     model, loss_of = network(architecture, width, layers)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
+    scaler = torch.amp.GradScaler("cuda", enabled=False) if hasattr(torch.amp, "GradScaler") else \
+        torch.cuda.amp.GradScaler(enabled=False)
     params = [p for p in model.parameters() if p.requires_grad]
-    spent = [0.0]
+    spent = {"tracker": 0.0, "hooks": 0.0}
+
+    def timing(key: str, method: Any) -> Any:
+        def timed_method(self: Any, *args: Any) -> None:
+            started = time.perf_counter()
+            method(self, *args)
+            spent[key] += time.perf_counter() - started
+        return timed_method
+
+    class HookedTracker(GradNormTracker):
+        """The tracker of a trainer without a scaler, with the time of its hooks and end-of-backward callback."""
+        _arm = timing("hooks", GradNormTracker._arm)
+        _measure = timing("hooks", GradNormTracker._measure)
 
     class TimedTracker(GradNormTracker):
-        """The tracker, with the time of its hooks and of its end-of-backward callback added up."""
+        """The tracker of an rl_games agent, with the time of its ``unscale_`` (the norm; the scaler's own is a no-op
+        with mixed precision off)."""
+        _unscale = timing("tracker", GradNormTracker._unscale)
 
-        def _arm(self, grad: Any) -> None:
-            started = time.perf_counter()
-            super()._arm(grad)
-            spent[0] += time.perf_counter() - started
-
-        def _measure(self) -> None:
-            started = time.perf_counter()
-            super()._measure()
-            spent[0] += time.perf_counter() - started
-
-    tracker = TimedTracker(optimizer)
+    trackers = [HookedTracker(optimizer), TimedTracker(optimizer, scaler)]
     fused, flat = TotalNorm(params), TotalNorm(params)
     flat._fused = False
 
@@ -553,27 +561,30 @@ def norm_cost(architecture: str, width: int, layers: int, steps: int) -> Dict[st
         fn(*args)
         return time.perf_counter() - started
 
-    figures: Dict[str, List[float]] = {"backward_s": [], "tracker_s": [], "per_tensor_s": [], "foreach_s": [],
-                                       "flat_s": [], "epoch_values_s": []}
+    figures: Dict[str, List[float]] = {"backward_s": [], "tracker_s": [], "hooks_s": [], "per_tensor_s": [],
+                                       "foreach_s": [], "flat_s": [], "epoch_values_s": []}
     step, timed_from = 0, time.perf_counter()
     while step <= steps or time.perf_counter() - timed_from < MIN_NORM_TIME_S:
         optimizer.zero_grad()
-        spent[0] = 0.0
+        spent.update(tracker=0.0, hooks=0.0)
         started = time.perf_counter()
-        loss_of(model).backward()
+        scaler.scale(loss_of(model)).backward()
         backward_s = time.perf_counter() - started
         grads = [p.grad for p in params if p.grad is not None]
         baseline = [timed(per_tensor_norm, grads), timed(fused.of_grads), timed(flat.of_grads)]
+        scaler.unscale_(optimizer)
         torch.nn.utils.clip_grad_norm_(params, 1.0)
-        optimizer.step()
+        scaler.step(optimizer)
+        scaler.update()
         if step:  # the first step allocates the buffers, Adam's state and the optimizer's lazy imports
-            figures["backward_s"].append(backward_s - spent[0])
-            figures["tracker_s"].append(spent[0])
+            figures["backward_s"].append(backward_s - spent["hooks"])
+            figures["tracker_s"].append(spent["tracker"])
+            figures["hooks_s"].append(spent["hooks"])
             for key, value in zip(("per_tensor_s", "foreach_s", "flat_s"), baseline):
                 figures[key].append(value)
         step += 1
     for _ in range(3):
-        figures["epoch_values_s"].append(timed(tracker.epoch_values))
+        figures["epoch_values_s"].append(timed(trackers[1].epoch_values))
     return dict({k: statistics.median(v) for k, v in figures.items()}, params=sum(p.numel() for p in params),
                 tensors=len(params), threads=torch.get_num_threads())
 

@@ -449,14 +449,32 @@ def _define_axes(run: Any) -> None:
 
 def prepare_start(settings: WandbSettings, environ: Optional[Mapping[str, str]] = None) -> None:
     """Get ready, before the trainer builds its environment and agent, for the run :func:`start_run` will start
-    (global rank 0, W&B enabled; other ranks never import W&B): load W&B, and for an online run check the server on
-    a thread while the trainer builds (start_run waits for the answer and says what it means, as it would have)."""
+    (global rank 0, W&B enabled; other ranks never import W&B): load W&B, and on a thread while the trainer builds,
+    for an online run check the server (start_run waits for the answer and says what it means, as it would have),
+    for an offline one start W&B's service."""
     if not settings.enabled or not is_global_rank_zero():
         return
     preload()
     del _prepared[:]
-    if settings.mode == "online" and live_run() is None:
+    if live_run() is not None:
+        return
+    if settings.mode == "online":
         _prepared.append(_Probe(dict(os.environ if environ is None else environ), settings.api_key))
+    elif settings.mode == "offline":
+        threading.Thread(target=_start_offline_service, name="hsi_wandb-service", daemon=True).start()
+
+
+def _start_offline_service() -> None:
+    """Start W&B's service process, offline, as :func:`start_run` does before ``wandb.init``: spawning it and waiting
+    for it to listen is mostly waiting, done while the trainer builds. The start's own ``wandb.setup`` then finds it
+    running (or waits for it under W&B's setup lock); a failure here is met again, and reported, there."""
+    wandb = sys.modules.get("wandb")
+    if wandb is None:
+        return
+    try:
+        wandb.setup(settings=wandb.Settings(mode="offline"))
+    except Exception:
+        return
 
 
 def start_run(settings: WandbSettings, run_dir: str, config: Mapping[str, Any], name: Optional[str] = None,

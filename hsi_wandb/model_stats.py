@@ -11,24 +11,28 @@ class GradNormTracker:
     parameters ``optimizer`` steps: what rl_games' agents clip (the policy's, and for AMP agents built as the
     built-in one is, the discriminator's in another parameter group of the same optimizer).
 
-    A hook on each parameter's gradient queues a callback for the end of the backward pass; the first
-    callback reads the finished gradients (clipping comes after backward returns) and keeps their total
-    norm, which the wrapper on this optimizer instance's ``step`` records. No gradient is referenced while
-    autograd accumulates it (that would make autograd copy it), and the hooks do no tensor work. A backward
-    pass that fails drops its callbacks, so every pass queues its own.
+    Trainers that clip as PyTorch's mixed-precision recipe says (``scaler.unscale_(optimizer)``, clip,
+    ``scaler.step(optimizer)``; with the scaler enabled or not), as rl_games' and ASE's agents do, have the norm
+    taken in the ``unscale_`` of their ``scaler``, on the unscaled gradients before clipping: nothing of ours runs
+    inside the backward pass. An enabled scaler's ``step`` unscales itself when the trainer did not.
+
+    Until ``unscale_`` is seen for this optimizer, and for trainers that never call it, a hook on each parameter's
+    gradient queues a callback for the end of the backward pass, and the first callback reads the finished
+    gradients (clipping comes after backward returns); the first ``unscale_`` removes the hooks. No gradient is
+    referenced while autograd accumulates it (that would make autograd copy it), and the hooks do no tensor work.
+    A backward pass that fails drops its callbacks, so every pass queues its own. The wrapper on this optimizer
+    instance's ``step`` records the step's norm (a step the scaler skips for infinite gradients records none).
 
     The norms stay on the parameters' device: the steps add no host-device synchronisation, and
-    :meth:`epoch_values` reads the epoch's figures with one transfer. ``grad_scale`` returns the loss scale
-    (a tensor, or a float) when mixed precision scales the gradients.
+    :meth:`epoch_values` reads the epoch's figures with one transfer.
     """
 
-    def __init__(self, optimizer: Any, grad_scale: Optional[Callable[[], Any]] = None):
+    def __init__(self, optimizer: Any, scaler: Any = None):
         from torch.autograd import Variable
 
         unique = {id(p): p for group in optimizer.param_groups for p in group["params"] if p.requires_grad}
         self._params = list(unique.values())
         self._norm = TotalNorm(self._params)
-        self._grad_scale = grad_scale
         self._queue_callback = Variable._execution_engine.queue_callback
         self._callback = self._measure
         self._armed = False
@@ -36,9 +40,11 @@ class GradNormTracker:
         self._norms: List[Any] = []
         self._handles = [p.register_hook(self._arm) for p in self._params]
         self._optimizer = optimizer
-        self._own_step = vars(optimizer).get("step")
         self._original_step = optimizer.step
-        optimizer.step = self._step
+        self._restore = [_replace_method(optimizer, "step", self._step)]
+        if scaler is not None and callable(getattr(scaler, "unscale_", None)):
+            self._original_unscale = scaler.unscale_
+            self._restore.append(_replace_method(scaler, "unscale_", self._unscale))
 
     def _arm(self, grad: Any) -> None:
         self._armed = True
@@ -50,14 +56,22 @@ class GradNormTracker:
         self._armed = False
         self._last = self._norm.of_grads()
 
+    def _unscale(self, optimizer: Any) -> None:
+        self._original_unscale(optimizer)
+        if optimizer is self._optimizer:
+            self._remove_hooks()
+            self._last = self._norm.of_grads()
+
     def _step(self, *args: Any, **kwargs: Any) -> Any:
         if self._last is not None:
-            norm = self._last
-            if self._grad_scale is not None:
-                norm = norm / self._grad_scale()
-            self._norms.append(norm)
+            self._norms.append(self._last)
             self._last = None
         return self._original_step(*args, **kwargs)
+
+    def _remove_hooks(self) -> None:
+        for handle in self._handles:
+            handle.remove()
+        self._handles = []
 
     def epoch_values(self) -> Dict[str, float]:
         """``info/grad_norm`` (mean over the epoch's steps) and ``info/param_norm``, read from the device in one
@@ -73,13 +87,24 @@ class GradNormTracker:
         return dict(zip(("info/param_norm", "info/grad_norm"), values))
 
     def close(self) -> None:
-        """Remove the hooks and give the optimizer its own ``step`` back."""
-        for handle in self._handles:
-            handle.remove()
-        if self._own_step is None:
-            del self._optimizer.step
+        """Remove the hooks and give the optimizer its own ``step`` back (and the scaler its ``unscale_``)."""
+        self._remove_hooks()
+        for restore in self._restore:
+            restore()
+
+
+def _replace_method(instance: Any, name: str, replacement: Callable[..., Any]) -> Callable[[], None]:
+    """Set ``replacement`` as ``instance``'s attribute ``name``; returns what undoes it (the instance's own
+    attribute back, or none)."""
+    own = vars(instance).get(name)
+    setattr(instance, name, replacement)
+
+    def restore() -> None:
+        if own is None:
+            delattr(instance, name)
         else:
-            self._optimizer.step = self._own_step
+            setattr(instance, name, own)
+    return restore
 
 
 class TotalNorm:
@@ -161,21 +186,6 @@ class TotalNorm:
         if len(norms) == 1:
             return norms[0].to(self._device)
         return torch.norm(torch.stack([n.to(self._device, torch.float32) for n in norms]), 2)
-
-
-def loss_scale(scaler: Any) -> Optional[Callable[[], Any]]:
-    """The loss scale of an enabled ``GradScaler`` as the tensor it keeps (None when it scales nothing).
-
-    ``GradScaler.get_scale()`` reads it to the host, a synchronisation at every step on CUDA; the tensor it keeps
-    (``_get_scale_async``, in torch 1.8 and later) is only there after its first ``scale()``."""
-    if scaler is None or not scaler.is_enabled():
-        return None
-
-    def scale() -> Any:
-        kept = scaler._get_scale_async()
-        return scaler.get_scale() if kept is None else kept
-
-    return scale
 
 
 def histogram_data(model: Any, which: str) -> Dict[str, Any]:

@@ -11,7 +11,7 @@ from .config import WandbSettings
 from .evaluation import CHECKPOINT_KEY, trained_run_id
 from .interrupts import Terminated, exit_code_of, sigterm_as_interrupt
 from .lifecycle import NullRun, load_run_record, save_run_record, say, start_run
-from .model_stats import GradNormTracker, gpu_memory, histogram_data, loss_scale
+from .model_stats import GradNormTracker, gpu_memory, histogram_data
 from .run_folder import claim_run_folder, holder
 from .sinks import JsonlBackup, ProgressBar, RowFanout
 from .videos import VideoWatcher
@@ -100,7 +100,7 @@ class TrainingSession:
                                   self.tags)
         self._model, self._device = model, device
         if optimizer is not None:
-            self._grad_norms = GradNormTracker(optimizer, loss_scale(scaler))
+            self._grad_norms = GradNormTracker(optimizer, scaler)
         if not isinstance(run, NullRun):
             self._checkpoints = CheckpointLogger(run, section.checkpoints)
         return self.writer

@@ -136,6 +136,57 @@ def test_the_online_check_is_made_once_on_a_thread_while_the_agent_is_built(tmp_
     assert run.exit_code == 0 and [r["epoch"] for r in run.history] == [1, 2, 3]
 
 
+PREPARED_SERVICE_SCRIPT = """
+import json, pathlib, sys, threading, warnings
+sys.path[:0] = {paths!r}
+from wandb.sdk.lib.service import service_connection
+import tiny_env
+from offline_run import OfflineRun, offline_runs
+from test_rl_games_adapter import train
+
+starts = []
+connect = service_connection.connect_to_service
+
+
+def noted_connect(*args, **kwargs):
+    starts.append(threading.current_thread().name)
+    if {fail!r}:
+        raise ConnectionError("the service did not come up")
+    return connect(*args, **kwargs)
+
+
+service_connection.connect_to_service = noted_connect
+tmp_path = pathlib.Path({tmp!r})
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    exp_dir = train(tmp_path, tiny_env.train_config(tmp_path / "runs", max_epochs=2))
+runs = offline_runs(exp_dir)
+print(json.dumps({{"starts": starts, "epochs": [[r["epoch"] for r in OfflineRun(d).history] for d in runs],
+                  "rows": len(open(exp_dir / "metrics.jsonl").readlines()),
+                  "warnings": [str(w.message) for w in caught if str(w.message).startswith("hsi_wandb:")]}}))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fail", [False, True], ids=["starts", "fails"])
+def test_an_offline_service_starts_on_a_thread_while_the_agent_is_built(tmp_path, monkeypatch, fail):
+    """apply_to_runner starts W&B's service (offline) on a thread before the Runner builds the agent; the run uses
+    that service. A service that cannot start fails the start as it would have: one warning, every row in
+    metrics.jsonl, training to the end."""
+    proc = run_child(PREPARED_SERVICE_SCRIPT, monkeypatch, tmp=str(tmp_path), fail=fail)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["starts"][0] == "hsi_wandb-service"
+    assert result["rows"] == 3
+    if fail:
+        assert result["starts"] == ["hsi_wandb-service", "MainThread"] and result["epochs"] == []
+        (warned,) = result["warnings"]
+        assert "could not start a W&B run" in warned and "the service did not come up" in warned
+    else:
+        assert result["starts"] == ["hsi_wandb-service"] and result["epochs"] == [[1, 2, 3]]
+        assert result["warnings"] == []
+
+
 SILENT_SERVER_ADDED_S = 6
 """The fault table (docs/faults.md): what a server that accepts connections and never answers adds, start to exit."""
 SHORT_RUN = """

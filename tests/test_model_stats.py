@@ -9,7 +9,7 @@ import torch
 import tiny_env
 from hsi_wandb.builtin import registry
 from hsi_wandb import model_stats
-from hsi_wandb.model_stats import CHUNK, GradNormTracker, TotalNorm, gpu_memory, histogram_data, loss_scale
+from hsi_wandb.model_stats import CHUNK, GradNormTracker, TotalNorm, gpu_memory, histogram_data
 from hsi_wandb.adapter import apply_to_runner
 from conftest import needs_builtin_runner
 from offline_run import OfflineRun, offline_runs
@@ -147,49 +147,96 @@ def transfers(monkeypatch):
     return made
 
 
-def cpu_grad_scaler():
-    """A real, enabled GradScaler on the CPU (torch 2.3 on), or None."""
+def grad_scaler(kind):
+    """None, rl_games' GradScaler with mixed precision off, or a real enabled one on the CPU (torch 2.3 on)."""
+    if kind == "none":
+        return None
+    if kind == "disabled":
+        return torch.cuda.amp.GradScaler(enabled=False)
     scaler_class = getattr(getattr(torch, "amp", None), "GradScaler", None)
     try:
         scaler = scaler_class("cpu", init_scale=1024.0)
     except Exception:  # no GradScaler (torch < 2.3), or none for the CPU
-        return None
-    return scaler if scaler.is_enabled() else None
-
-
-@pytest.mark.parametrize("scaled", [False, True], ids=["fp32", "grad-scaler"])
-def test_one_device_to_host_transfer_per_epoch(norm_path, transfers, scaled):
-    """Steps transfer nothing to the host; an epoch's figures come in one transfer. On CUDA a transfer is a
-    synchronisation, so this holds there by construction. With mixed precision the loss scale stays a tensor
-    (``GradScaler.get_scale()`` would read it to the host at every step)."""
-    scaler = cpu_grad_scaler() if scaled else None
-    if scaled and scaler is None:
         pytest.skip("this torch has no GradScaler for the CPU")
+    if not scaler.is_enabled():
+        pytest.skip("this torch has no GradScaler for the CPU")
+    return scaler
+
+
+def clipped_step(model, optimizer, scaler, loss, max_norm):
+    """One step as rl_games' agents take it: through ``scaler`` (unscaled before clipping) when there is one;
+    returns the norm ``clip_grad_norm_`` measured."""
+    optimizer.zero_grad()
+    if scaler is None:
+        loss.backward()
+        norm = torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm)
+        optimizer.step()
+        return norm
+    scaler.scale(loss).backward()
+    scaler.unscale_(optimizer)
+    norm = torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm)
+    scaler.step(optimizer)
+    scaler.update()
+    return norm
+
+
+@pytest.mark.parametrize("scaler_kind", ["none", "disabled", "enabled"])
+def test_one_device_to_host_transfer_per_epoch(norm_path, transfers, scaler_kind):
+    """Steps transfer nothing to the host; an epoch's figures come in one transfer. On CUDA a transfer is a
+    synchronisation, so this holds there by construction. With mixed precision the norm is taken on the unscaled
+    gradients (``GradScaler.get_scale()`` would read the scale to the host at every step)."""
+    scaler = grad_scaler(scaler_kind)
     torch.manual_seed(3)
     model = torch.nn.Sequential(torch.nn.Linear(6, 32), torch.nn.Tanh(), torch.nn.Linear(32, 2))
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    tracker = GradNormTracker(optimizer, loss_scale(scaler))
+    tracker = GradNormTracker(optimizer, scaler)
     expected = []
     for epoch in range(3):
-        clipped = []
-        for _ in range(4):
-            optimizer.zero_grad()
-            loss = model(torch.randn(64, 6)).pow(2).mean()
-            if scaler is None:
-                loss.backward()
-                clipped.append(torch.nn.utils.clip_grad_norm_(model.parameters(), 0.1))
-                optimizer.step()
-            else:
-                scaler.scale(loss).backward()
-                scaler.unscale_(optimizer)
-                clipped.append(torch.nn.utils.clip_grad_norm_(model.parameters(), 0.1))
-                scaler.step(optimizer)
-                scaler.update()
+        clipped = [clipped_step(model, optimizer, scaler, model(torch.randn(64, 6)).pow(2).mean(), 0.1)
+                   for _ in range(4)]
         assert transfers == [] if epoch == 0 else len(transfers) == epoch
         values = tracker.epoch_values()
         assert len(transfers) == epoch + 1, transfers
         expected.append(float(sum(clipped) / len(clipped)))
         assert values["info/grad_norm"] == pytest.approx(expected[-1], rel=1e-5)
+    tracker.close()
+
+
+@pytest.mark.parametrize("scaler_kind", ["disabled", "enabled"])
+def test_a_trainer_that_unscales_before_clipping_runs_nothing_of_ours_in_backward(norm_path, scaler_kind):
+    """Once the trainer's scaler unscales this optimizer, the gradient hooks are gone and the norm is taken in
+    ``unscale_``; ``unscale_`` of another optimizer measures nothing; ``close`` gives both their methods back."""
+    scaler = grad_scaler(scaler_kind)
+    torch.manual_seed(4)
+    model, other = torch.nn.Linear(5, 3), torch.nn.Linear(5, 1)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    other_optimizer = torch.optim.SGD(other.parameters(), lr=0.1)
+    tracker = GradNormTracker(optimizer, scaler)
+    assert all(p._backward_hooks for p in model.parameters())
+    norms = []
+    for _ in range(3):
+        norms.append(float(clipped_step(model, optimizer, scaler, (model(torch.randn(8, 5)) * 50).pow(2).mean(), 1.0)))
+        assert not any(p._backward_hooks for p in model.parameters())
+        other_optimizer.zero_grad()
+        scaler.scale(other(torch.randn(8, 5)).pow(2).sum() * 1e4).backward()
+        scaler.unscale_(other_optimizer)
+        scaler.step(other_optimizer)
+        scaler.update()
+    assert min(norms) > 1.0, "the clip really cut the gradients"
+    assert tracker.epoch_values()["info/grad_norm"] == pytest.approx(sum(norms) / 3, rel=1e-5)
+    tracker.close()
+    assert "step" not in vars(optimizer) and "unscale_" not in vars(scaler)
+
+
+def test_a_step_the_scaler_skips_records_no_norm(norm_path):
+    """An enabled scaler skips the step of infinite gradients (and lowers its scale): that step has no norm."""
+    scaler = grad_scaler("enabled")
+    model = torch.nn.Linear(2, 1)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    tracker = GradNormTracker(optimizer, scaler)
+    finite = float(clipped_step(model, optimizer, scaler, model(torch.ones(4, 2)).sum(), 1e6))
+    clipped_step(model, optimizer, scaler, model(torch.ones(4, 2)).sum() * float("inf"), 1e6)
+    assert tracker.epoch_values()["info/grad_norm"] == pytest.approx(finite, rel=1e-5)
     tracker.close()
 
 

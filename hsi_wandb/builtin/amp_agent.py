@@ -185,7 +185,9 @@ class AMPAgent(a2c_continuous.A2CAgent):
         return loss, {k: v.detach() for k, v in info.items()}
 
     def calc_gradients(self, input_dict: Dict[str, Any]) -> None:
-        """One PPO + discriminator minibatch update; per-minibatch stats go to self._epoch_info lists."""
+        """One PPO + discriminator minibatch update; per-minibatch stats go to self._epoch_info lists. It steps through
+        rl_games' GradScaler (off unless ``mixed_precision``), unscaling before it clips, as rl_games' and ASE's agents
+        do."""
         advantage = input_dict["advantages"]
         old_mu, old_sigma = input_dict["mu"], input_dict["sigma"]
         res = self.model({"is_train": True, "prev_actions": input_dict["actions"],
@@ -202,11 +204,13 @@ class AMPAgent(a2c_continuous.A2CAgent):
                 + self.bounds_loss_coef * b_loss + self._disc_coef * disc_loss)
 
         self.optimizer.zero_grad()
-        loss.backward()
+        self.scaler.scale(loss).backward()
         if self.truncate_grads:
+            self.scaler.unscale_(self.optimizer)
             params = [p for group in self.optimizer.param_groups for p in group["params"]]
             nn.utils.clip_grad_norm_(params, self.grad_norm)
-        self.optimizer.step()
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
 
         mu, sigma = res["mus"].detach(), res["sigmas"].detach()
         kl = torch_ext.policy_kl(mu, sigma, old_mu, old_sigma, True)
