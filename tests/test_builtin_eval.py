@@ -267,3 +267,32 @@ def test_rates_do_not_depend_on_how_many_trials_are_asked_for(num_trials):
     assert result["success_rate"] == pytest.approx(0.5, abs=0.5 / num_trials)
     assert result["fail_trials_because_terminate"] + result["success_trials"] == num_trials
     assert result["success_precision"] == pytest.approx(0.1)
+
+
+def test_an_evaluation_reads_a_checkpoint_file_once_and_again_only_when_it_changed(tmp_path, monkeypatch):
+    import functools
+
+    import numpy
+    import torch
+
+    from hsi_wandb.evaluation import checkpoint_origin, forget_loaded, load_checkpoint
+
+    path = str(tmp_path / "model.pth")
+    torch.save({"epoch": 3, "frame": 96, "model": {"w": torch.ones(2)}, "note": numpy.float32(1.5)}, path)
+    loads, real = [], torch.load
+
+    @functools.wraps(real)
+    def counting(f, *args, **kwargs):
+        loads.append(f)
+        return real(f, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "load", counting)
+    forget_loaded()
+    assert (checkpoint_origin(path).epoch, checkpoint_origin(path).frame) == (3, 96)
+    assert load_checkpoint(path)["model"]["w"].tolist() == [1.0, 1.0] and len(loads) == 1, "origin, then the player"
+    torch.save({"epoch": 4, "frame": 128}, path)
+    os.utime(path, ns=(0, 10 ** 9))
+    assert checkpoint_origin(path).epoch == 4 and len(loads) == 2, "a rewritten file is read again"
+    forget_loaded()
+    load_checkpoint(path)
+    assert len(loads) == 3
