@@ -17,17 +17,41 @@ def wandb_cli():
     return os.environ.get("HSI_WANDB_READER") or os.path.join(os.path.dirname(sys.executable), "wandb")
 
 
+_read = {}
+"""(run folder, the state of its ``.wandb`` files) -> what ``wandb leet inspect --json`` printed for it: a run read
+again unchanged (by several tests, or several times in one) costs no second ``wandb`` process."""
+
+
+def _state(path):
+    """Name, size and modification time of each ``.wandb`` file in the run folder ``path``: a run still written to,
+    or resumed into, reads anew."""
+    found = []
+    with os.scandir(path) as entries:
+        for entry in entries:
+            if entry.name.endswith(".wandb"):
+                stat = entry.stat()
+                found.append((entry.name, stat.st_size, stat.st_mtime_ns))
+    return tuple(sorted(found))
+
+
+def inspect(path):
+    """``wandb leet inspect --json`` of the run folder ``path``, read once per state of its files."""
+    key = (os.path.realpath(path), wandb_cli(), _state(path))
+    if key not in _read:
+        proc = subprocess.run([wandb_cli(), "leet", "inspect", "--json", path], capture_output=True, text=True,
+                              timeout=120)
+        if proc.returncode != 0:
+            raise RuntimeError("wandb leet inspect {} failed: {}".format(path, proc.stderr[-2000:]))
+        _read[key] = proc.stdout
+    return _read[key]
+
+
 class OfflineRun:
     """The records of one offline run, as ``wandb leet inspect --json`` prints them."""
 
     def __init__(self, path):
         self.path = os.fspath(path)
-        proc = subprocess.run([wandb_cli(), "leet", "inspect", "--json", os.fspath(path)],
-                              capture_output=True, text=True, timeout=120)
-        if proc.returncode != 0:
-            raise RuntimeError("wandb leet inspect {} failed: {}".format(path, proc.stderr[-2000:]))
-        out = proc.stdout
-        self.records = [json.loads(line) for line in out.split("\n") if line.strip()]
+        self.records = [json.loads(line) for line in inspect(self.path).split("\n") if line.strip()]
 
     def of_type(self, kind):
         return [r[kind] for r in self.records if r.get("type") == kind]
