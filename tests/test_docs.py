@@ -14,8 +14,9 @@ import yaml
 from hsi_wandb import resolve_settings, sync
 from hsi_wandb.evaluation import find_checkpoints
 from hsi_wandb.config import WandbConfig
+import run
+from conftest import ROOT
 from offline_run import OfflineRun, offline_runs
-from test_run_py import ROOT, run
 
 sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
 sys.path.insert(0, os.path.join(ROOT, "docs"))
@@ -198,6 +199,7 @@ def package_example():
     return textwrap.dedent(block)
 
 
+@pytest.mark.slow
 def test_the_package_docstring_example_runs_and_shows_what_the_readme_says(tmp_path):
     code = package_example()
     claimed = re.search(r"\(hsi_wandb/__init__\.py\)\s+\(([^)]*)\)", read("README.md")).group(1)
