@@ -76,15 +76,6 @@ def test_epoch_lines_stand_above_the_progress_bar_in_a_terminal(short_run):
 
 
 @pytest.mark.slow
-def test_multi_task_writes_per_task_reward_tags(tmp_path):
-    exp_dir = train_builtin(builtin_rl_config(tmp_path, task='PointMassMultiTask', epochs=2, num_envs=384))
-    tags = tensorboard_scalars(exp_dir)
-    for name in ('traj', 'reach', 'heading'):
-        for axis in ('frame', 'iter', 'time'):
-            assert 'reward_{}/{}'.format(name, axis) in tags
-
-
-@pytest.mark.slow
 def test_checkpoint_contents_and_resume(short_run, tmp_path):
     exp_dir, _ = short_run
     ckpt = os.path.join(exp_dir, 'nn', 'PointMassTraj_00000002.pth')

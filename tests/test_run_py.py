@@ -7,7 +7,7 @@ import re
 import pytest
 
 import run
-from conftest import run_main
+from conftest import run_main, tensorboard_scalars
 from offline_run import OfflineRun, offline_runs
 
 SMALL = ["--num_envs", "256", "--horizon_length", "32", "--minibatch_size", "2048", "--output_path", "out"]
@@ -86,6 +86,9 @@ def test_train_checkpoint_eval_end_to_end(capfd):
 def test_multi_task_rewards_reach_wandb_per_task(capfd):
     run_main(capfd, "--task", "PointMassMultiTask", "--max_iterations", "12", *SMALL)
     (exp_dir,) = glob.glob("out/PointMassMultiTask_*")
+    tags = tensorboard_scalars(exp_dir)
+    assert {"reward_{}/{}".format(name, axis) for name in ("traj", "reach", "heading")
+            for axis in ("frame", "iter", "time")} <= set(tags), "the agent writes each task's reward"
     rows = OfflineRun(offline_runs(exp_dir)[0]).history
     task_keys = {k for r in rows for k in r if k.startswith("rewards/") and k != "rewards/mean"}
     assert task_keys == {"rewards/0", "rewards/traj", "rewards/reach", "rewards/heading"}, task_keys
