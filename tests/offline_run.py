@@ -17,12 +17,38 @@ def wandb_cli():
     return os.environ.get("HSI_WANDB_READER") or os.path.join(os.path.dirname(sys.executable), "wandb")
 
 
+_read = {}
+"""(run folder, reader, the state of its ``.wandb`` files) -> its records: a run read again unchanged (by several
+tests, or several times in one) costs no second ``wandb`` process."""
+
+
+def _state(path):
+    """Name, size and modification time of each ``.wandb`` file in the run folder ``path``: a run still written to,
+    or resumed into, reads anew."""
+    found = []
+    with os.scandir(path) as entries:
+        for entry in entries:
+            if entry.name.endswith(".wandb"):
+                stat = entry.stat()
+                found.append((entry.name, stat.st_size, stat.st_mtime_ns))
+    return tuple(sorted(found))
+
+
+def records(path):
+    """The records of the run folder ``path`` (hsi_wandb's run reader, with ``wandb_cli()``), read once per state
+    of its files."""
+    key = (os.path.realpath(path), wandb_cli(), _state(path))
+    if key not in _read:
+        _read[key] = read_records(path, wandb_cli())
+    return _read[key]
+
+
 class OfflineRun:
     """The records of one offline run, as ``wandb leet inspect --json`` prints them."""
 
     def __init__(self, path):
         self.path = os.fspath(path)
-        self.records = read_records(self.path, wandb_cli())
+        self.records = records(self.path)
 
     def of_type(self, kind):
         return [r[kind] for r in self.records if r.get("type") == kind]

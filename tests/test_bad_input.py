@@ -12,10 +12,9 @@ from hsi_wandb.config import CHECKPOINT_POLICIES, MAX_INIT_TIMEOUT, MODES, Wandb
 from hsi_wandb.adapter.tags import map_tag
 from hsi_wandb.adapter import tags as rl_games_tags
 from hsi_wandb.writer import safe_key
+import run
+from conftest import RecordingWriter, one_epoch_row, run_child
 from offline_run import OfflineRun
-from test_faults import run_child
-from test_run_py import run
-from test_writer import RecordingWriter, one_epoch_row
 
 SOURCE = "cfg/train/x.yaml"
 WANDB_KEYS = sorted(WandbConfig.__dataclass_fields__)
@@ -39,7 +38,6 @@ def assert_clear(err, source):
     assert err.key in ("<top level>", "use_wandb", "wandb", "WANDB_MODE") or err.key.startswith("wandb.")
 
 
-@settings(max_examples=300, deadline=None)
 @given(TRAIN_CFG, ENVIRON)
 def test_any_config_data_gives_typed_settings_or_a_clear_error(cfg, environ):
     try:
@@ -73,7 +71,7 @@ def cli_args(tmp_path, train_text, overrides=()):
                           + list(overrides))
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(YAML_TEXT)
 def test_any_yaml_text_loads_as_a_mapping_or_fails_naming_the_file(tmp_path, text):
     path = tmp_path / "train.yaml"
@@ -100,7 +98,7 @@ TRAINABLE_CFG = st.fixed_dictionaries({"params": st.just(TRAINABLE)}, optional={
     "wandb": st.dictionaries(st.sampled_from(WANDB_KEYS), SCALARS, max_size=5)})
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.one_of(TRAIN_CFG, TRAINABLE_CFG), st.one_of(st.just([]), OVERRIDES))
 def test_any_training_yaml_and_overrides_pass_load_configs_or_stop_with_one_clear_error(tmp_path, cfg, overrides):
     args = cli_args(tmp_path, yaml.safe_dump(cfg, allow_unicode=True), ["--"] + overrides)
@@ -163,7 +161,6 @@ def no_tag_is_another_tags_key(writes):
 
 
 @pytest.mark.filterwarnings("ignore:hsi_wandb")
-@settings(max_examples=500, deadline=None)
 @given(st.lists(st.tuples(TAGS, VALUES), min_size=1, max_size=12).filter(no_tag_is_another_tags_key))
 def test_any_tags_and_values_reach_the_row_faithfully(writes):
     assert_faithful(one_epoch_row(writes, 4096), writes)
@@ -223,7 +220,7 @@ import sys
 sys.path[:0] = {paths!r}
 from hsi_wandb import WandbWriter, resolve_settings, start_run
 from hsi_wandb.adapter import tags as rl_games_tags
-from test_writer import RecordingWriter
+from conftest import RecordingWriter
 
 wandb_run = start_run(resolve_settings({{"use_wandb": True, "wandb": {{"mode": "offline"}}}}), "exp", {{}})
 writer = WandbWriter(RecordingWriter(), wandb_run, tags=rl_games_tags)

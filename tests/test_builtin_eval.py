@@ -14,13 +14,10 @@ import pytest
 import torch
 import yaml
 
+import run
 from conftest import working_in
+from hsi_wandb.builtin import registry, success
 from offline_run import OfflineRun, offline_runs
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
-import run  # noqa: E402
-from hsi_wandb.builtin import registry, success  # noqa: E402
 
 TASKS = ["PointMassTraj", "PointMassReach", "PointMassMultiTask"]
 SMALL = ["--num_envs", "64", "--horizon_length", "16", "--minibatch_size", "1024", "--seed", "1", "--no_progress"]

@@ -8,14 +8,17 @@ import hashlib
 import json
 import os
 
+import pytest
+
 from hsi_wandb import CheckpointLogger, resolve_settings, start_run
 from hsi_wandb.artifacts import unshare
 from hsi_wandb.builtin import registry
 from hsi_wandb.builtin.amp_agent import AMPAgent
 from hsi_wandb.adapter import apply_to_runner
+from conftest import builtin_rl_config
 from offline_run import OfflineRun, offline_runs
-from test_builtin_amp import rl_config
 
+pytestmark = pytest.mark.slow
 WANDB_CFG = {"use_wandb": True, "wandb": {"project": "hsi-wandb-tests", "mode": "offline"}}
 
 
@@ -51,7 +54,7 @@ class RecordingAMPAgent(AMPAgent):
 
 def test_ase_agent_saving_to_one_path_logs_the_bytes_of_every_save(tmp_path):
     RecordingAMPAgent.saved = []
-    config = rl_config(tmp_path / "runs", epochs=4, num_envs=64)
+    config = builtin_rl_config(tmp_path / "runs", epochs=4, num_envs=64)
     config["params"]["config"].update(save_frequency=1, save_intermediate=False)
     runner = registry.build_runner()
     runner.algo_factory.register_builder("amp", lambda **kwargs: RecordingAMPAgent(**kwargs))

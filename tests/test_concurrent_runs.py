@@ -11,18 +11,15 @@ import pytest
 
 from hsi_wandb.builtin import registry
 from hsi_wandb.run_folder import LOCK_FILE, claim_run_folder
+from conftest import ROOT, TESTS, TINY
 from offline_run import OfflineRun, offline_runs
-from test_run_options import ROOT, TINY
-
-TESTS = os.path.dirname(os.path.abspath(__file__))
 
 TRAIN_SCRIPT = """
 import pathlib, sys
 sys.path[:0] = {paths!r}
 import tiny_env
-from test_rl_games_adapter import train
 
-train(pathlib.Path({root!r}), tiny_env.train_config({runs!r}, max_epochs={epochs}))
+tiny_env.train(pathlib.Path({root!r}), tiny_env.train_config({runs!r}, max_epochs={epochs}))
 """
 
 

@@ -2,7 +2,6 @@
 real wandb."""
 import os
 import threading
-import time
 
 import pytest
 import wandb
@@ -140,6 +139,7 @@ def test_any_section_is_accepted_or_rejected_clearly(section):
         assert getattr(s.wandb, key) == value, "an accepted key keeps its value"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("server_down", [False, True], ids=["no-credentials", "closed-port"])
 def test_online_without_credentials_or_server_falls_back_to_offline(tmp_path, monkeypatch, capfd, server_down,
                                                                     closed_port_url):
@@ -149,12 +149,10 @@ def test_online_without_credentials_or_server_falls_back_to_offline(tmp_path, mo
         monkeypatch.setenv("WANDB_BASE_URL", closed_port_url)
     s = resolve_settings({"use_wandb": True, "wandb": {"mode": "online"}}, "x.yaml")
     assert s.mode == "online"
-    started = time.monotonic()
     run = start_run(s, str(tmp_path / "exp"), {"a": 1})
-    elapsed = time.monotonic() - started
     try:
         assert isinstance(run, WandbRun) and run.mode == "offline"
-        assert elapsed < 30
+        assert not [d for d in os.listdir(tmp_path / "exp" / "wandb") if d.startswith("run-")], "never started online"
         err = capfd.readouterr().err
         assert err.count("logging offline instead") == 1
         assert str(tmp_path / "exp") in run.sync_dir
@@ -173,19 +171,19 @@ def test_non_zero_rank_never_starts_a_run(tmp_path, monkeypatch):
 def test_a_row_never_waits_for_wandb_and_finish_sends_every_row_in_order(tmp_path):
     """W&B's ``run.log`` held up (as by a busy client or a service that stops reading) does not hold up training."""
     run = start_run(settings({"use_wandb": True, "wandb": {"mode": "offline"}}), str(tmp_path / "exp"), {})
-    release = threading.Event()
+    release, taken = threading.Event(), []
     live = wandb.run  # the run start_run started, through W&B's public handle
     log = live.log
 
     def held_up_log(*args, **kwargs):
-        release.wait(2)
+        taken.append(release.is_set())
+        release.wait(5)
         return log(*args, **kwargs)
 
     live.log = held_up_log
-    started = time.monotonic()
     for epoch in range(1, 51):
         run.log_row({"frame": 100 * epoch, "epoch": epoch, "losses/a_loss": epoch / 7})
-    assert time.monotonic() - started < 1.0, "rows are queued, not sent on the training thread"
+    assert len(taken) <= 1, "every row was handed over while W&B held the first: queued, not sent by the trainer"
     release.set()
     run.finish(0)
     rows = OfflineRun(run.sync_dir).history
@@ -208,6 +206,7 @@ def test_init_kwargs_refuse_owned_and_unknown_keys(init_kwargs, key, words):
         resolve_settings({"use_wandb": True, "wandb": {"init_kwargs": init_kwargs}}, "train.yaml")
 
 
+@pytest.mark.slow
 def test_init_kwargs_reach_wandb_init(tmp_path):
     cfg = {"use_wandb": True, "wandb": {"mode": "offline", "init_kwargs": {
         "config_exclude_keys": ["secret"], "settings": {"init_timeout": 20}}}}
@@ -218,6 +217,7 @@ def test_init_kwargs_reach_wandb_init(tmp_path):
     assert config["kept"] == 2 and "secret" not in config
 
 
+@pytest.mark.slow
 def test_an_earlier_sync_tensorboard_run_does_not_cost_a_later_run_its_steps(tmp_path, capfd):
     import wandb
 

@@ -14,7 +14,8 @@ import time
 
 import pytest
 
-from test_run_options import ROOT, run
+import run
+from conftest import ROOT
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 OURS = [re.compile(pattern) for pattern in (

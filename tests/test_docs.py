@@ -14,7 +14,8 @@ import yaml
 from hsi_wandb import resolve_settings, sync
 from hsi_wandb.evaluation import find_checkpoints
 from hsi_wandb.config import WandbConfig, key_table
-from test_run_py import ROOT, run
+import run
+from conftest import FENCE, ROOT, blocks, read
 
 sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
 sys.path.insert(0, os.path.join(ROOT, "docs"))
@@ -23,22 +24,10 @@ import eval_curve  # noqa: E402
 
 PAGES = ["README.md", "benchmarks/README.md"] + sorted(
     os.path.relpath(p, ROOT) for p in glob.glob(os.path.join(ROOT, "docs", "*.md")))
-FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.M | re.S)
 LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)\)")
 PLACEHOLDER = re.compile(r"<[^<>]+>")
 SHELL_OPERATORS = {"|", "||", "&&", ";"}
 PATH_ONLY_TOOLS = {"wandb", "grep"}
-
-
-def read(page):
-    with open(os.path.join(ROOT, page), encoding="utf-8") as f:
-        return f.read()
-
-
-def blocks(page, language):
-    """(line number, text) of each fenced block of ``language`` in ``page``."""
-    text = read(page)
-    return [(text[:m.start()].count("\n") + 1, m.group(2)) for m in FENCE.finditer(text) if m.group(1) == language]
 
 
 def prose(text):

@@ -14,15 +14,13 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 import entry_points
 import tiny_env
-from conftest import working_in
+from conftest import ROOT, assert_mirrored, working_in
 from offline_run import OfflineRun, offline_runs
-from test_rl_games_adapter import assert_mirrored
 
 RL_GAMES = version("rl-games")
 RL_GAMES_16 = hasattr(model_builder, "register_model")
 needs_rl_games_16 = pytest.mark.skipif(not RL_GAMES_16, reason="IsaacGymEnvs and Isaac Lab run rl-games 1.6")
 SAC_CONFIG = "brax/sac_ant.yaml"
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def read_back(exp_dir):
@@ -61,6 +59,7 @@ def discrete_run(tmp_path_factory):
         yield exp_dir, read_back(exp_dir)
 
 
+@pytest.mark.slow
 def test_rl_games_discrete_example_config_mirrors_every_scalar(discrete_run):
     exp_dir, (run, tb) = discrete_run
     assert run.exit_code == 0
@@ -116,6 +115,7 @@ def test_sac_mirrors_every_scalar_and_logs_its_best_reward_saves(sac_run):
     assert_checkpoints_logged(run, nn_dir)
 
 
+@pytest.mark.slow
 @needs_rl_games_16
 def test_isaacgymenvs_train_py_with_hydra_configs_and_its_observers(tmp_path):
     cfg = entry_points.ige_config(tmp_path / "cfg", tmp_path / "runs")
@@ -186,6 +186,7 @@ def test_isaaclab_rl_games_train_py_with_its_videos(tmp_path):
     assert clips and len(logged) == len(clips), (clips, logged)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(RL_GAMES == "1.1.4", reason="the built-in runner is written for this rl-games")
 def test_built_in_runner_names_the_rl_games_it_needs():
     proc = subprocess.run([sys.executable, os.path.join(ROOT, "run.py"), "--max_iterations", "1"],

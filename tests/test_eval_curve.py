@@ -10,14 +10,12 @@ from types import SimpleNamespace
 import imageio.v2 as imageio
 import pytest
 
-from conftest import working_in
+import run
+from conftest import ROOT, working_in
 from offline_run import OfflineRun, offline_runs, wandb_cli
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.join(ROOT, "docs"))
 import eval_curve  # noqa: E402
-import run  # noqa: E402
 from hsi_wandb.builtin.amp_players import AMPPlayer  # noqa: E402
 from hsi_wandb.evaluation import PROGRESS_FILE, find_checkpoints, in_epoch_order  # noqa: E402
 

@@ -8,7 +8,6 @@ item, one warning names the call that failed. A ``run.log`` that never returns i
 import json
 import os
 import threading
-import time
 import warnings
 
 import pytest
@@ -18,9 +17,9 @@ from wandb.sdk.wandb_run import Run
 import tiny_env
 from conftest import working_in
 from hsi_wandb import lifecycle
+from conftest import TINY, jsonl_rows, run_child
 from offline_run import OfflineRun, offline_runs
-from test_faults import jsonl_rows, run_child
-from test_rl_games_adapter import train
+from tiny_env import train
 
 
 def fail_once(monkeypatch, owner, name, nth):
@@ -113,9 +112,7 @@ import json, sys, threading, time, warnings
 sys.path[:0] = {paths!r}
 from wandb.sdk.wandb_run import Run
 import tiny_env
-from conftest import working_in
 from hsi_wandb import lifecycle
-from test_rl_games_adapter import train
 
 lifecycle.CALL_TIMEOUT = 1.0
 log_artifact = Run.log_artifact
@@ -134,7 +131,7 @@ with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter("always")
     cfg = tiny_env.train_config({runs!r}, max_epochs=5, save_best_after=1)
     started = time.monotonic()
-    train(__import__("pathlib").Path({tmp!r}), cfg)
+    tiny_env.train(__import__("pathlib").Path({tmp!r}), cfg)
 print(json.dumps({{"seconds": time.monotonic() - started, "calls": len(calls),
                   "warnings": [str(w.message) for w in caught if str(w.message).startswith("hsi_wandb:")]}}))
 """
@@ -158,6 +155,7 @@ RESULTS = {"ObjectSet_test_0": {"success_rate": 0.5, "num_trials": 8}, "ObjectSe
 EVAL_CFG = {"use_wandb": True, "wandb": {"mode": "offline"}}
 
 
+@pytest.mark.slow
 def test_an_evaluation_whose_table_fails_keeps_its_row(tmp_path, monkeypatch):
     from hsi_wandb import log_eval
 
@@ -191,7 +189,7 @@ def test_an_evaluation_whose_run_cannot_start_is_one_warning(tmp_path, monkeypat
 @pytest.mark.slow
 def test_the_built_in_runner_loses_only_the_row_whose_log_raised(tmp_path, monkeypatch):
     """``python run.py`` (in process): the same rule through the built-in AMP agent and its runner."""
-    from test_run_options import TINY, run
+    import run
 
     calls = fail_once(monkeypatch, Run, "log", 2)
     with warnings.catch_warnings(record=True) as caught:
@@ -212,21 +210,20 @@ def test_the_built_in_runner_loses_only_the_row_whose_log_raised(tmp_path, monke
 def test_a_call_on_the_training_thread_that_never_returns_holds_it_at_most_the_call_timeout(tmp_path, monkeypatch):
     """``define_metric`` stuck at the start: training waits ``CALL_TIMEOUT`` once, W&B is given up with one warning,
     the rows still reach ``metrics.jsonl``, and the run's end does not wait again."""
-    release = threading.Event()
+    release, stuck_calls = threading.Event(), []
     define_metric = Run.define_metric
 
     def stuck(self, *args, **kwargs):
+        stuck_calls.append(args)
         release.wait()
         return define_metric(self, *args, **kwargs)
 
     monkeypatch.setattr(Run, "define_metric", stuck)
     monkeypatch.setattr(lifecycle, "CALL_TIMEOUT", 0.5)
-    started = time.monotonic()
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             exp_dir = train(tmp_path, tiny_env.train_config(tmp_path / "runs", max_epochs=2))
-        seconds = time.monotonic() - started
     finally:
         release.set()
     warned = [str(w.message) for w in caught if str(w.message).startswith("hsi_wandb:")]
@@ -234,7 +231,7 @@ def test_a_call_on_the_training_thread_that_never_returns_holds_it_at_most_the_c
         in warned[0] and "nothing more is sent to W&B" in warned[0]
     assert [r["epoch"] for r in jsonl_rows(exp_dir)] == list(range(1, len(jsonl_rows(exp_dir)) + 1)) and \
         len(jsonl_rows(exp_dir)) >= 2
-    assert seconds < 30 and wandb.run is None
+    assert len(stuck_calls) == 1 and wandb.run is None, "W&B given up after the one call that held training"
 
 
 @pytest.mark.slow

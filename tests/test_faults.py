@@ -8,9 +8,7 @@ import os
 import re
 import socket
 import subprocess
-import sys
 import threading
-import time
 import warnings
 
 import numpy as np
@@ -24,10 +22,9 @@ import tiny_env
 from hsi_wandb import lifecycle, resolve_settings, start_run
 from hsi_wandb.adapter import apply_to_runner
 from hsi_wandb.evaluation import load_checkpoint
+from conftest import assert_mirrored, jsonl_rows, run_child, tensorboard_scalars
 from offline_run import OfflineRun, offline_runs
-from test_rl_games_adapter import assert_mirrored, tensorboard_scalars, train
-
-TESTS = os.path.dirname(os.path.abspath(__file__))
+from tiny_env import train
 
 
 def train_agent(tmp_path, agent_cls, wandb_section=None, **overrides):
@@ -42,22 +39,6 @@ def train_agent(tmp_path, agent_cls, wandb_section=None, **overrides):
     runner.load(cfg)
     runner.run({"train": True, "play": False, "checkpoint": None})
     return tmp_path / "runs" / "point"
-
-
-def run_child(script, monkeypatch, **fields):
-    """Run ``script`` (formatted with ``paths`` for sys.path and ``fields``) in a child Python with its own W&B service.
-
-    Without WANDB_SERVICE (set by any earlier run in this process) the child does not attach to this process's service.
-    """
-    monkeypatch.delenv("WANDB_SERVICE", raising=False)
-    script = script.format(paths=[TESTS, os.path.dirname(TESTS)], **fields)
-    return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
-
-
-def jsonl_rows(exp_dir):
-    """The rows of the experiment's local JSONL backup."""
-    with open(os.path.join(exp_dir, "metrics.jsonl")) as f:
-        return [json.loads(line) for line in f]
 
 
 def final_checkpoint_epoch(exp_dir):
@@ -90,10 +71,9 @@ def test_unreachable_wandb_falls_back_offline_and_training_completes(tmp_path, m
     monkeypatch.setenv("WANDB_BASE_URL", url)
     cfg = tiny_env.train_config(tmp_path / "runs", max_epochs=4, save_best_after=1)
     cfg["wandb"].update(mode="online", init_timeout=2)
-    started = time.monotonic()
     exp_dir = train(tmp_path, cfg)
-    assert time.monotonic() - started < 40
     assert capfd.readouterr().err.count("logging offline instead") == 1
+    assert not [d for d in os.listdir(exp_dir / "wandb") if d.startswith("run-")], "W&B was never started online"
     (run_dir,) = offline_runs(exp_dir)
     run = OfflineRun(run_dir)
     assert run.exit_code == 0
@@ -142,7 +122,7 @@ sys.path[:0] = {paths!r}
 from wandb.sdk.lib.service import service_connection
 import tiny_env
 from offline_run import OfflineRun, offline_runs
-from test_rl_games_adapter import train
+from tiny_env import train
 
 starts = []
 connect = service_connection.connect_to_service
@@ -187,8 +167,6 @@ def test_an_offline_service_starts_on_a_thread_while_the_agent_is_built(tmp_path
         assert result["warnings"] == []
 
 
-SILENT_SERVER_ADDED_S = 6
-"""The fault table (docs/faults.md): what a server that accepts connections and never answers adds, start to exit."""
 SHORT_RUN = """
 import sys
 sys.path[:0] = {paths!r}
@@ -202,19 +180,24 @@ run.finish(0)
 
 
 @pytest.mark.slow
-def test_a_silent_server_adds_at_most_the_documented_time_and_the_last_line_names_the_offline_run(
-        tmp_path, monkeypatch, silent_server):
+def test_a_silent_server_is_asked_once_and_the_last_line_names_the_offline_run(tmp_path, monkeypatch):
+    """What a server that accepts connections and never answers costs (docs/faults.md): the probe's one request,
+    bounded by its timeout; W&B is never started online, where its own waits are far longer."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(64)
     (tmp_path / ".env").write_text("WANDB_API_KEY=" + "k" * 40 + "\n")
-    started = time.monotonic()
-    baseline = run_child(SHORT_RUN, monkeypatch)
-    baseline_s = time.monotonic() - started
     monkeypatch.delenv("WANDB_MODE")
-    monkeypatch.setenv("WANDB_BASE_URL", silent_server)
-    started = time.monotonic()
+    monkeypatch.setenv("WANDB_BASE_URL", "http://127.0.0.1:{}".format(server.getsockname()[1]))
     proc = run_child(SHORT_RUN, monkeypatch)
-    added_s = time.monotonic() - started - baseline_s
-    assert baseline.returncode == proc.returncode == 0, proc.stderr[-2000:]
-    assert added_s < SILENT_SERVER_ADDED_S, (added_s, baseline_s)
+    server.settimeout(0.5)
+    connections = []
+    with pytest.raises(socket.timeout):
+        while True:
+            connections.append(server.accept()[0])
+    server.close()
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert len(connections) == 1, "the probe's request, and no other"
     assert proc.stderr.count("logging offline instead") == 1
     last = proc.stderr.strip().splitlines()[-1]
     assert last.startswith("hsi_wandb: offline run saved; to upload it with its checkpoints, from any directory: "
@@ -297,7 +280,7 @@ OFFLINE = resolve_settings({"use_wandb": True, "wandb": {"mode": "offline"}}, "f
 
 
 RESTART_SCRIPT = """
-import json, sys, time, warnings
+import json, sys, warnings
 sys.path[:0] = {paths!r}
 import psutil
 from hsi_wandb import resolve_settings, start_run
@@ -311,11 +294,11 @@ with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter("always")
     run.log_row({{"frame": 1, "epoch": 1}})
     run.finish(0)
-    started = time.monotonic()
     second = start_run(offline, {second!r}, {{}})
+    services = [p.pid for p in psutil.Process().children(recursive=True) if p.name() == "wandb-core"]
     second.log_row({{"frame": 2, "epoch": 1}})
     second.finish(0)
-print(json.dumps({{"seconds": time.monotonic() - started, "first": run.run_id, "second": second.run_id,
+print(json.dumps({{"killed": service.pid, "services": services, "first": run.run_id, "second": second.run_id,
                   "mode": second.mode, "sync_dir": second.sync_dir,
                   "warnings": [str(w.message) for w in caught if str(w.message).startswith("hsi_wandb:")]}}))
 """
@@ -330,7 +313,7 @@ def test_a_run_after_the_wandb_service_died_starts_at_once_with_a_new_service(tm
     proc = run_child(RESTART_SCRIPT, monkeypatch, first=str(tmp_path / "first"), second=str(tmp_path / "second"))
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert result["seconds"] < 15
+    assert result["services"] and result["killed"] not in result["services"], "a new service, not the dead one"
     (warned,) = result["warnings"]
     assert "W&B failed to log a row" in warned
     assert result["second"] != result["first"] and result["mode"] == "offline"
@@ -338,11 +321,24 @@ def test_a_run_after_the_wandb_service_died_starts_at_once_with_a_new_service(tm
     assert [r["frame"] for r in rows.history] == [2] and rows.exit_code == 0
 
 
+@pytest.mark.slow
 def test_wandb_taking_no_row_holds_training_up_once_then_is_given_up(tmp_path, monkeypatch):
-    """With the outbox full and W&B's ``run.log`` stuck, training waits the stall timeout once, warns once, goes on."""
+    """With the outbox full and W&B's ``run.log`` stuck, training waits the stall timeout once, warns once, goes on:
+    the rows after the one that waited are not queued at all."""
     monkeypatch.setattr(lifecycle, "OUTBOX_ROWS", 5)
     monkeypatch.setattr(lifecycle, "SEND_STALL_TIMEOUT", 0.5)
     run = start_run(OFFLINE, str(tmp_path / "exp"), {})
+    queued, submit = [], run._sender.submit
+
+    def noted_submit(item, *args, **kwargs):
+        try:
+            submit(item, *args, **kwargs)
+        except Exception as exc:
+            queued.append(type(exc).__name__)
+            raise
+        queued.append("queued")
+
+    run._sender.submit = noted_submit
     release = threading.Event()
     live = wandb.run  # the run start_run started, through W&B's public handle
     log = live.log
@@ -354,10 +350,10 @@ def test_wandb_taking_no_row_holds_training_up_once_then_is_given_up(tmp_path, m
     live.log = stuck_log
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        started = time.monotonic()
         for epoch in range(1, 101):
             run.log_row({"frame": 10 * epoch, "epoch": epoch})
-        assert time.monotonic() - started < 5
+        assert queued.count("Full") == 1 and queued[-1] == "Full" and len(queued) <= 2 + 5, \
+            "the outbox of five filled, one wait, then no row queued"
         release.set()
         run.finish(0)
     (warned,) = hsi_warnings(caught)
@@ -443,6 +439,7 @@ class FailsInWriteStats(a2c_continuous.A2CAgent):
             raise RuntimeError("simulated NaN check")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("agent_cls,last_epoch", [(FailsInEnvStep, 3), (FailsInWriteStats, 4)],
                          ids=["in-rollout", "after-first-scalars"])
 def test_training_error_mid_epoch_keeps_every_row_and_the_last_checkpoint(tmp_path, agent_cls, last_epoch):
@@ -476,6 +473,7 @@ class NonFiniteLosses(a2c_continuous.A2CAgent):
         self.writer.add_scalar("losses/disc_loss", NON_FINITE.get(epoch, 0.25), frame)
 
 
+@pytest.mark.slow
 def test_non_finite_losses_are_mirrored_faithfully_and_warned_once(tmp_path, recwarn):
     exp_dir = train_agent(tmp_path, NonFiniteLosses, max_epochs=5)
     (run_dir,) = offline_runs(exp_dir)
@@ -553,12 +551,10 @@ print(json.dumps({{"finish_seconds": time.monotonic() - started, "sync_dir": run
 def test_a_wandb_call_that_never_returns_cannot_hold_finish_or_the_process(tmp_path, monkeypatch):
     """``run.log`` blocks forever at one row (on W&B's public Run class): finish gives the rows up after
     CALL_TIMEOUT with one warning, and the process exits with its own code."""
-    started = time.monotonic()
     proc = run_child(HUNG_LOG_SCRIPT, monkeypatch, exp=str(tmp_path / "exp"))
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert time.monotonic() - started < 60
     result = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert 1.0 <= result["finish_seconds"] < 5
+    assert result["finish_seconds"] >= 1.0, "finish waited for the rows, CALL_TIMEOUT long"
     (warned,) = result["warnings"]
     assert "W&B failed to take the last rows (TimeoutError: W&B took no row for 1 s at the end" in warned
     history = OfflineRun(result["sync_dir"]).history

@@ -9,8 +9,8 @@ import time
 
 import pytest
 
+from conftest import ROOT, TESTS, TINY, run_main
 from offline_run import OfflineRun, offline_runs
-from test_run_options import ROOT, TINY, run_py
 
 
 def interrupted_training(sig):
@@ -31,7 +31,7 @@ def interrupted_training(sig):
 @pytest.mark.slow
 @pytest.mark.parametrize("sig,codes", [(signal.SIGINT, (130, -signal.SIGINT)), (signal.SIGTERM, (143,))],
                          ids=["ctrl-c", "sigterm"])
-def test_interrupt_saves_logs_and_closes_then_resume_continues(tmp_path, sig, codes):
+def test_interrupt_saves_logs_and_closes_then_resume_continues(capfd, sig, codes):
     returncode, err = interrupted_training(sig)
     assert returncode in codes, err[-2000:]
     (exp_dir,) = glob.glob("out/*")
@@ -47,7 +47,7 @@ def test_interrupt_saves_logs_and_closes_then_resume_continues(tmp_path, sig, co
     assert meta["reason"] == "interrupt" and "final" not in last["aliases"]
     assert meta["epoch"] == first.history[-1]["epoch"] >= 3, "labelled with the last epoch whose update finished"
     assert "epoch-{}".format(meta["epoch"]) in last["aliases"]
-    run_py(*TINY, "--checkpoint", checkpoint, "--resume", "1", "--max_iterations", str(meta["epoch"] + 2))
+    run_main(capfd, *TINY, "--checkpoint", checkpoint, "--resume", "1", "--max_iterations", str(meta["epoch"] + 2))
     segments = [OfflineRun(d) for d in offline_runs(exp_dir)]
     assert len(segments) == 2 and segments[1].run_id == first.run_id and segments[1].exit_code == 0
     assert segments[1].history[0]["epoch"] == meta["epoch"] + 1
@@ -58,7 +58,6 @@ import json, os, signal, sys
 sys.path[:0] = {paths!r}
 import pathlib
 import tiny_env
-from test_rl_games_adapter import train
 
 exp_dir = os.path.join({runs!r}, "point")
 
@@ -71,15 +70,14 @@ def requeue(signum, frame):
 
 
 signal.signal(signal.SIGTERM, requeue)
-train(pathlib.Path({runs!r}).parent, tiny_env.train_config({runs!r}, max_epochs=100000))
+tiny_env.train(pathlib.Path({runs!r}).parent, tiny_env.train_config({runs!r}, max_epochs=100000))
 """
 
 
 @pytest.mark.slow
 def test_sigterm_runs_the_handler_installed_before_after_the_checkpoint_and_finish(tmp_path):
     runs, marker = tmp_path / "runs", tmp_path / "requeued.json"
-    tests = os.path.dirname(os.path.abspath(__file__))
-    script = PREVIOUS_HANDLER_SCRIPT.format(paths=[tests, os.path.dirname(tests)], runs=str(runs), marker=str(marker))
+    script = PREVIOUS_HANDLER_SCRIPT.format(paths=[TESTS, ROOT], runs=str(runs), marker=str(marker))
     proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             text=True)
     backup = runs / "point" / "metrics.jsonl"

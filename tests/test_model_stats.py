@@ -11,10 +11,9 @@ from hsi_wandb.builtin import registry
 from hsi_wandb import model_stats
 from hsi_wandb.model_stats import CHUNK, GradNormTracker, TotalNorm, gpu_memory, histogram_data
 from hsi_wandb.adapter import apply_to_runner
-from conftest import needs_builtin_runner
+from conftest import builtin_rl_config, needs_builtin_runner, train_builtin
 from offline_run import OfflineRun, offline_runs
-from test_builtin_amp import rl_config, train as train_builtin
-from test_rl_games_adapter import train
+from tiny_env import train
 
 WANDB_OFFLINE = {"use_wandb": True, "wandb": {"project": "hsi-wandb-tests", "mode": "offline"}}
 
@@ -254,7 +253,7 @@ def test_grad_norm_of_the_built_in_amp_agent_is_the_norm_it_clips(tmp_path, monk
         return norm
 
     monkeypatch.setattr(torch.nn.utils, "clip_grad_norm_", recording_clip)
-    config = rl_config(tmp_path, epochs=2, num_envs=64)
+    config = builtin_rl_config(tmp_path, epochs=2, num_envs=64)
     config["params"]["config"].update(mini_epochs=2, minibatch_size=512)
     runner = registry.build_runner()
     apply_to_runner(runner, dict(WANDB_OFFLINE, params=config["params"]), source="amp.yaml")
@@ -284,6 +283,7 @@ def test_gpu_memory_rows_on_cuda():
                            "system/gpu_memory_peak_gb"}
 
 
+@pytest.mark.slow
 def test_norms_every_epoch_and_opt_in_histograms_reach_the_run(tmp_path):
     cfg = tiny_env.train_config(tmp_path / "runs", max_epochs=3)
     cfg["wandb"].update(histograms="all", histogram_freq=2)
@@ -304,8 +304,9 @@ def test_norms_every_epoch_and_opt_in_histograms_reach_the_run(tmp_path):
     assert not any(k.startswith("parameters/") for r in scalar_rows for k in r), "off the scalar rows"
 
 
-def test_histograms_are_off_by_default(tmp_path):
-    train(tmp_path, max_epochs=2)
-    rows = OfflineRun(offline_runs(tmp_path / "runs")[0]).history
-    assert not any(k.startswith(("parameters/", "gradients/")) for r in rows for k in r)
-    assert os.path.exists(tmp_path / "runs" / "point" / "metrics.jsonl")
+@pytest.mark.slow
+def test_histograms_are_off_by_default(tiny_run):
+    assert "histograms" not in tiny_run.cfg["wandb"]
+    rows = tiny_run.run.history
+    assert rows and not any(k.startswith(("parameters/", "gradients/")) for r in rows for k in r)
+    assert os.path.exists(tiny_run.exp_dir / "metrics.jsonl")

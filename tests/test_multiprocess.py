@@ -6,8 +6,8 @@ import sys
 
 import pytest
 
+from conftest import TESTS
 from offline_run import OfflineRun, offline_runs
-from test_faults import TESTS
 
 TORCHRUN = os.path.join(os.path.dirname(sys.executable), "torchrun")
 

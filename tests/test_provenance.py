@@ -8,8 +8,8 @@ import sys
 import pytest
 
 from hsi_wandb.provenance import git_state, is_snapshot_file
+from conftest import ROOT, TINY
 from offline_run import OfflineRun, offline_runs
-from test_run_options import ROOT, TINY
 
 KEY = "hsiwandbtest" + "0123456789abcdef" * 2 + "feed"
 

@@ -5,18 +5,18 @@ import os
 
 import pytest
 
+from conftest import TINY, run_main
 from offline_run import OfflineRun, offline_runs
-from test_run_options import TINY, run_py
 from hsi_wandb.evaluation import load_checkpoint
 
 
 @pytest.mark.slow
-def test_resume_continues_the_same_run_without_losing_rows(tmp_path):
-    first = run_py(*TINY, "--max_iterations", "3", "params.config.save_frequency=2")
+def test_resume_continues_the_same_run_without_losing_rows(capfd):
+    first = run_main(capfd, *TINY, "--max_iterations", "3", "params.config.save_frequency=2")
     (exp_dir,) = glob.glob("out/*")
     record = json.load(open(os.path.join(exp_dir, "wandb_run.json")))
     checkpoint = os.path.join(exp_dir, "nn", "PointMassTraj_00000002.pth")
-    second = run_py(*TINY, "--checkpoint", checkpoint, "--resume", "1", "--max_iterations", "5")
+    second = run_main(capfd, *TINY, "--checkpoint", checkpoint, "--resume", "1", "--max_iterations", "5")
 
     assert glob.glob("out/*") == [exp_dir], "resume writes into the same experiment folder"
     segments = [OfflineRun(d) for d in offline_runs(exp_dir)]

@@ -7,19 +7,17 @@ import subprocess
 import sys
 import textwrap
 
-import numpy as np
 import pytest
 import torch
 from rl_games.algos_torch import a2c_continuous, players
 from rl_games.torch_runner import Runner
-from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 import tiny_env
 from hsi_wandb import ConfigError
 from hsi_wandb.adapter import WandbMixin, apply_to_runner, configure
-from hsi_wandb.adapter.tags import EPOCH, FRAME, TIME, map_tag
 from hsi_wandb.evaluation import load_checkpoint
-from conftest import working_in
+from conftest import assert_mirrored, tensorboard_scalars
+from tiny_env import train
 from offline_run import OfflineRun, offline_runs
 
 DESIGN_KEYS = ["performance/step_fps", "losses/a_loss", "losses/c_loss", "losses/entropy", "losses/bounds_loss",
@@ -31,46 +29,18 @@ ASE_KEYS = ["performance/total_fps", "performance/update_time", "performance/pla
             "info/disc_reward_std", "rewards/1"]
 
 
-def train(tmp_path, cfg=None, **overrides):
-    """Train the tiny env with a real rl_games Runner; return the experiment dir."""
-    tiny_env.register()
-    cfg = cfg or tiny_env.train_config(tmp_path / "runs", **overrides)
-    runner = Runner()
-    apply_to_runner(runner, cfg, source="tiny.yaml", task="point")
-    runner.load(cfg)
-    runner.run({"train": True, "play": False, "checkpoint": None})
-    return tmp_path / "runs" / cfg["params"]["config"]["full_experiment_name"]
+@pytest.fixture
+def trained(tiny_run):
+    """The tiny env's shared offline training run (conftest's ``tiny_run``)."""
+    return tiny_run.root, tiny_run.exp_dir, tiny_run.run
 
 
-def tensorboard_scalars(exp_dir):
-    acc = EventAccumulator(str(exp_dir / "summaries"), size_guidance={"scalars": 0})
-    acc.Reload()
-    return {tag: [(e.step, e.value) for e in acc.Scalars(tag)] for tag in acc.Tags()["scalars"]}
+@pytest.mark.slow
+def test_the_agent_gets_the_yaml_value_unchanged(tiny_run):
+    assert tiny_run.cfg["params"]["config"]["learning_rate"] == "3e-4"
 
 
-def assert_mirrored(tb, rows):
-    """Every TensorBoard scalar is on W&B: same value, at the same frame (or epoch for per-epoch axes)."""
-    assert tb
-    for tag, events in tb.items():
-        key, axis = map_tag(tag)
-        for step, value in events:
-            candidates = [r for r in rows if axis == TIME or r[{FRAME: "frame", EPOCH: "epoch"}[axis]] == step]
-            found = [r.get(k) for r in candidates for k in (key, tag) if k in r]
-            assert any(np.float32(v) == np.float32(value) for v in found), (tag, step, value)
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    """One offline training run shared by the assertions below."""
-    tmp_path = tmp_path_factory.mktemp("adapter")
-    with working_in(tmp_path):
-        cfg = tiny_env.train_config(tmp_path / "runs", save_best_after=2, learning_rate="3e-4")
-        exp_dir = train(tmp_path, cfg)
-        assert cfg["params"]["config"]["learning_rate"] == "3e-4", "the agent gets the YAML's value unchanged"
-        (run_dir,) = offline_runs(exp_dir)
-        yield tmp_path, exp_dir, OfflineRun(run_dir)
-
-
+@pytest.mark.slow
 def test_run_ends_with_exit_code_zero_and_logs_the_config(trained):
     _, _, run = trained
     assert run.exit_code == 0
@@ -78,6 +48,7 @@ def test_run_ends_with_exit_code_zero_and_logs_the_config(trained):
     assert run.config["wandb"]["project"] == "hsi-wandb-tests"
 
 
+@pytest.mark.slow
 def test_every_tensorboard_scalar_is_on_wandb(trained):
     _, exp_dir, run = trained
     rows = run.history
@@ -89,6 +60,7 @@ def test_every_tensorboard_scalar_is_on_wandb(trained):
     assert [r["epoch"] for r in rows] == list(range(1, len(rows) + 1))
 
 
+@pytest.mark.slow
 def test_frame_is_the_declared_x_axis(trained):
     _, _, run = trained
     metrics = run.of_type("metric")
@@ -96,6 +68,7 @@ def test_frame_is_the_declared_x_axis(trained):
     assert any(m.get("glob_name") == "*" and m.get("step_metric") == "frame" for m in metrics)
 
 
+@pytest.mark.slow
 def test_checkpoints_are_self_contained_model_artifacts(trained):
     tmp_path, exp_dir, run = trained
     arts = run.artifacts
@@ -115,6 +88,7 @@ def test_checkpoints_are_self_contained_model_artifacts(trained):
     assert "final" in arts[-1]["aliases"] and all("final" not in a["aliases"] for a in arts[:-1])
 
 
+@pytest.mark.slow
 def test_one_version_per_save_point_with_unique_meaningful_aliases(trained):
     """rl-games 1.1.4 and 1.6.x: best saves (``<name>.pth``) and save_frequency saves (``last_...``) of one epoch
     are one version; ``final`` is on the file a user loads to continue, with the bytes rl_games wrote last."""
@@ -144,6 +118,7 @@ def flush_summary_writers():
             obj.flush()
 
 
+@pytest.mark.slow
 def test_tensorboard_output_is_unchanged_by_the_mirror(tmp_path, monkeypatch, trained):
     monkeypatch.setenv("WANDB_MODE", "disabled")
     plain_dir = train(tmp_path, save_best_after=2)
@@ -188,6 +163,7 @@ class WandbAseAgent(WandbMixin, AseStyleAgent):
     """The mixin used by subclassing, as a user's own agent would."""
 
 
+@pytest.mark.slow
 def test_ase_style_tags_map_to_design_keys_with_the_subclass_mixin(tmp_path):
     cfg = tiny_env.train_config(tmp_path / "runs", max_epochs=3)
     configure(cfg, source="ase.yaml")
@@ -206,6 +182,7 @@ def test_ase_style_tags_map_to_design_keys_with_the_subclass_mixin(tmp_path):
     assert_mirrored(tensorboard_scalars(exp_dir), rows)
 
 
+@pytest.mark.slow
 def test_training_error_finishes_the_run_with_nonzero_exit_and_propagates(tmp_path):
     tiny_env.register()
     cfg = tiny_env.train_config(tmp_path / "runs", max_epochs=50, save_best_after=1)
@@ -284,6 +261,7 @@ def test_without_wandb_installed_training_goes_on_with_one_warning(tmp_path):
     assert tensorboard_scalars(tmp_path / "runs" / "point")["losses/a_loss"]
 
 
+@pytest.mark.slow
 def test_a_run_the_user_started_is_reused_and_left_open(tmp_path):
     import wandb
 
@@ -398,6 +376,7 @@ print(before, sorted(name for name in ("wandb", "wandb.sdk.launch") if name in s
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("environ,loaded", [({}, "['wandb', 'wandb.sdk.launch']"),
                                             ({"WANDB_MODE": "disabled"}, "[]"),
                                             ({"RANK": "1", "WORLD_SIZE": "2"}, "[]")],

@@ -9,9 +9,8 @@ import torch
 import yaml
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
-import run  # noqa: E402
+import run
+from conftest import ROOT
 
 SHIPPED_ENV = os.path.join(ROOT, "cfg", "env", "point_mass_traj.yaml")
 SHIPPED_TRAIN = os.path.join(ROOT, "cfg", "train", "point_mass_traj_amp.yaml")
@@ -114,6 +113,7 @@ def test_cuda_on_a_cpu_only_torch_is_refused(capfd):
                                                "device; use --rl_device cpu")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("argv,environ,message", [
     ([], {"WANDB_MODE": "sometimes"}, "run.py: error: environment: `WANDB_MODE` is 'sometimes'; allowed: online, "
                                       "offline, disabled, run, dryrun"),
@@ -187,7 +187,7 @@ def flatten(pieces):
     return argv
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(COMMAND_LINE)
 def test_any_command_line_of_flags_and_overrides_is_applied_or_refused_in_one_line(tmp_path, pieces):
     argv = flatten(pieces)

@@ -2,27 +2,13 @@
 import glob
 import json
 import os
-import subprocess
-import sys
 
 import pytest
 import yaml
 
+import run
+from conftest import ROOT, TINY, run_main
 from offline_run import OfflineRun, offline_runs
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
-import run  # noqa: E402
-
-TINY = ["--num_envs", "256", "--horizon_length", "16", "--minibatch_size", "1024", "--output_path", "out",
-        "--max_iterations", "2", "--no_progress"]
-
-
-def run_py(*argv, env=None):
-    proc = subprocess.run([sys.executable, os.path.join(ROOT, "run.py")] + list(argv), capture_output=True,
-                          text=True, timeout=600, env=env)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return proc
 
 
 def only_run(pattern="out/*"):
@@ -32,11 +18,12 @@ def only_run(pattern="out/*"):
 
 
 @pytest.mark.slow
-def test_flags_beat_environment_which_beats_the_file(tmp_path):
-    env = dict(os.environ, WANDB_PROJECT="from-env", WANDB_RUN_GROUP="env-group", WANDB_NOTES="env notes",
-               WANDB_MODE="OFFLINE")
-    proc = run_py(*TINY, "--wandb_project", "from-flag", "--wandb_tags", "a", "b", "c", "--wandb_name", "my-run",
-                  env=env)
+def test_flags_beat_environment_which_beats_the_file(monkeypatch, capfd):
+    for name, value in dict(WANDB_PROJECT="from-env", WANDB_RUN_GROUP="env-group", WANDB_NOTES="env notes",
+                            WANDB_MODE="OFFLINE").items():
+        monkeypatch.setenv(name, value)
+    proc = run_main(capfd, *TINY, "--wandb_project", "from-flag", "--wandb_tags", "a", "b", "c", "--wandb_name",
+                    "my-run")
     _, offline = only_run()
     (record,) = offline.of_type("run")
     assert record["project"] == "from-flag" and record["run_group"] == "env-group"
@@ -46,8 +33,8 @@ def test_flags_beat_environment_which_beats_the_file(tmp_path):
 
 
 @pytest.mark.slow
-def test_no_wandb_flag_turns_it_off_but_keeps_the_jsonl_backup(tmp_path):
-    run_py(*TINY, "--no_wandb")
+def test_no_wandb_flag_turns_it_off_but_keeps_the_jsonl_backup(capfd):
+    run_main(capfd, *TINY, "--no_wandb")
     (exp_dir,) = glob.glob("out/*")
     assert offline_runs(exp_dir) == []
     rows = [json.loads(line) for line in open(os.path.join(exp_dir, "metrics.jsonl"))]
@@ -55,8 +42,9 @@ def test_no_wandb_flag_turns_it_off_but_keeps_the_jsonl_backup(tmp_path):
 
 
 @pytest.mark.slow
-def test_jsonl_backup_holds_exactly_the_rows_sent_to_wandb(tmp_path):
-    run_py(*TINY, "--wandb_mode", "offline", env=dict(os.environ, WANDB_MODE=""))
+def test_jsonl_backup_holds_exactly_the_rows_sent_to_wandb(monkeypatch, capfd):
+    monkeypatch.setenv("WANDB_MODE", "")
+    run_main(capfd, *TINY, "--wandb_mode", "offline")
     exp_dir, offline = only_run()
     assert offline.config["env"]["env"]["numEnvs"] == 256, "the logged env config holds what ran"
     assert offline.config["params"]["config"]["learning_rate"] == 5e-4, "the YAML's 5e-4 is logged as a number"
@@ -70,8 +58,8 @@ def test_jsonl_backup_holds_exactly_the_rows_sent_to_wandb(tmp_path):
 
 
 @pytest.mark.slow
-def test_preset_and_dotted_overrides_reach_the_logged_config(tmp_path):
-    run_py(*TINY, "--preset", "style_heavy", "params.config.learning_rate=1e-4", "params.config.gamma=0.98",
+def test_preset_and_dotted_overrides_reach_the_logged_config(capfd):
+    run_main(capfd, *TINY, "--preset", "style_heavy", "params.config.learning_rate=1e-4", "params.config.gamma=0.98",
            "wandb.notes=from override")
     _, offline = only_run()
     cfg = offline.config["params"]["config"]
@@ -117,7 +105,9 @@ def test_every_declared_key_but_the_mapping_has_a_flag_that_reaches_the_settings
 
 
 @pytest.mark.slow
-def test_sweep_file_is_accepted_and_the_agent_command_line_sets_the_values(tmp_path):
+def test_sweep_file_is_accepted_and_the_agent_command_line_sets_the_values(capfd):
+    """The command line a sweep agent runs (``python run.py`` and the arguments its ``command`` makes), as run.py
+    parses it."""
     from wandb.sdk.launch.sweeps import utils as sweep_utils
 
     sweep = sweep_utils.load_sweep_config(os.path.join(ROOT, "cfg", "sweeps", "point_mass_traj.yaml"))
@@ -127,10 +117,8 @@ def test_sweep_file_is_accepted_and_the_agent_command_line_sets_the_values(tmp_p
     assert set(sweep["parameters"]) == set(swept)
     for path in swept:
         run.set_path(train_cfg, path, 0, "sweep")
-    command = [sys.executable, os.path.join(ROOT, "run.py")] + [
-        a for a in sweep["command"][3:-1]] + ["{}={}".format(k, v) for k, v in swept.items()] + TINY
-    proc = subprocess.run(command, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert sweep["command"][:3] == ["${env}", "${interpreter}", "${program}"]
+    run_main(capfd, *sweep["command"][3:-1], *["{}={}".format(k, v) for k, v in swept.items()], *TINY)
     assert "--wandb_tags" in sweep["command"], "the sweep's command puts tags before the swept overrides"
     _, offline = only_run()
     cfg = offline.config["params"]["config"]
@@ -140,8 +128,8 @@ def test_sweep_file_is_accepted_and_the_agent_command_line_sets_the_values(tmp_p
 
 
 @pytest.mark.slow
-def test_dry_run_trains_one_epoch_and_writes_no_checkpoint(tmp_path):
-    proc = run_py(*TINY, "--dry_run")
+def test_dry_run_trains_one_epoch_and_writes_no_checkpoint(capfd):
+    proc = run_main(capfd, *TINY, "--dry_run")
     exp_dir, offline = only_run()
     assert glob.glob(os.path.join(exp_dir, "nn", "*")) == []
     assert [r["epoch"] for r in offline.history] == [1] and offline.artifacts == []

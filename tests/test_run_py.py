@@ -3,16 +3,12 @@ import glob
 import json
 import os
 import re
-import subprocess
-import sys
 
 import pytest
 
+import run
+from conftest import run_main, tensorboard_scalars
 from offline_run import OfflineRun, offline_runs
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
-import run  # noqa: E402
 
 SMALL = ["--num_envs", "256", "--horizon_length", "32", "--minibatch_size", "2048", "--output_path", "out"]
 NAMESPACE_KEYS = ["performance/total_fps", "performance/step_fps", "performance/update_time",
@@ -24,13 +20,6 @@ NAMESPACE_KEYS = ["performance/total_fps", "performance/step_fps", "performance/
                   "episode_lengths/mean"]
 EVAL_KEYS = ["num_trials", "success_trials", "success_rate", "success_precision", "fail_trials",
              "fail_trials_because_terminate", "fail_trials_total"]
-
-
-def run_py(*argv, timeout=600):
-    proc = subprocess.run([sys.executable, os.path.join(ROOT, "run.py")] + list(argv), capture_output=True,
-                          text=True, timeout=timeout)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return proc
 
 
 @pytest.mark.parametrize("argv,message", [
@@ -52,8 +41,8 @@ def test_bad_input_stops_with_one_clear_message_before_anything_is_built(tmp_pat
 
 
 @pytest.mark.slow
-def test_train_checkpoint_eval_end_to_end(tmp_path):
-    train = run_py("--task", "PointMassReach", "--max_iterations", "12", "--seed", "1", *SMALL)
+def test_train_checkpoint_eval_end_to_end(capfd):
+    train = run_main(capfd, "--task", "PointMassReach", "--max_iterations", "12", "--seed", "1", *SMALL)
     assert re.search(r"^mean episode reward: [\d.]+ at epoch \d+( \(the first with a finished episode\))? -> "
                      r"[\d.]+ at epoch 12 \(", train.stdout, re.M), train.stdout
     assert "wandb sync out/" in train.stderr
@@ -70,7 +59,7 @@ def test_train_checkpoint_eval_end_to_end(tmp_path):
     assert record["run_id"] == trained.run_id
 
     checkpoint = sorted(glob.glob(os.path.join(exp_dir, "nn", "*.pth")))[-1]
-    run_py("--test", "--eval", "--task", "PointMassReach", "--checkpoint", checkpoint, "--num_trials", "64",
+    run_main(capfd, "--test", "--eval", "--task", "PointMassReach", "--checkpoint", checkpoint, "--num_trials", "64",
            "--num_repeats", "2", "--num_envs", "64", "--output_path", "out")
     eval_dir = [d for d in offline_runs(exp_dir) if d != train_dir][0]
     evaluated = OfflineRun(eval_dir)
@@ -94,9 +83,12 @@ def test_train_checkpoint_eval_end_to_end(tmp_path):
 
 
 @pytest.mark.slow
-def test_multi_task_rewards_reach_wandb_per_task(tmp_path):
-    run_py("--task", "PointMassMultiTask", "--max_iterations", "12", *SMALL)
+def test_multi_task_rewards_reach_wandb_per_task(capfd):
+    run_main(capfd, "--task", "PointMassMultiTask", "--max_iterations", "12", *SMALL)
     (exp_dir,) = glob.glob("out/PointMassMultiTask_*")
+    tags = tensorboard_scalars(exp_dir)
+    assert {"reward_{}/{}".format(name, axis) for name in ("traj", "reach", "heading")
+            for axis in ("frame", "iter", "time")} <= set(tags), "the agent writes each task's reward"
     rows = OfflineRun(offline_runs(exp_dir)[0]).history
     task_keys = {k for r in rows for k in r if k.startswith("rewards/") and k != "rewards/mean"}
     assert task_keys == {"rewards/0", "rewards/traj", "rewards/reach", "rewards/heading"}, task_keys

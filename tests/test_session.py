@@ -10,8 +10,8 @@ import torch
 
 import hsi_wandb
 from hsi_wandb import TrainingSession, resolve_settings
+from conftest import blocks
 from offline_run import OfflineRun, offline_runs
-from test_docs import blocks
 
 CFG = {"use_wandb": True, "wandb": {"project": "my-project", "mode": "offline"}}
 
@@ -31,6 +31,7 @@ def test_the_readme_and_the_package_docstring_show_one_example():
     assert readme_example().strip() == package_example().strip()
 
 
+@pytest.mark.slow
 def test_the_any_trainer_example_runs_as_written_and_logs_rows_norms_backup_and_checkpoints(tmp_path):
     exec(compile(readme_example(), "README.md", "exec"), {})
     (run_dir,) = offline_runs(str(tmp_path / "runs" / "exp"))
@@ -50,6 +51,7 @@ def test_the_any_trainer_example_runs_as_written_and_logs_rows_norms_backup_and_
     assert glob.glob(str(tmp_path / "runs/exp/summaries/events.out.tfevents.*"))
 
 
+@pytest.mark.slow
 def test_an_interrupted_loop_saves_its_interrupt_checkpoint_and_a_restored_session_continues_the_run(
         tmp_path, monkeypatch):
     step, calls = torch.optim.Adam.step, []

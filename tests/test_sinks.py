@@ -3,11 +3,7 @@ import io
 import json
 
 from hsi_wandb.sinks import JsonlBackup, ProgressBar, RowFanout
-
-
-class Terminal(io.StringIO):
-    def isatty(self):
-        return True
+from conftest import Terminal
 
 
 ROW = {"frame": 4096, "epoch": 3, "rewards/mean": 12.5, "performance/total_fps": 40000.0,

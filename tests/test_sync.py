@@ -18,8 +18,9 @@ import pytest
 
 from hsi_wandb import sync
 from hsi_wandb.evaluation import load_checkpoint
+import run
+from conftest import TINY, run_py
 from offline_run import OfflineRun, offline_runs
-from test_run_options import ROOT, TINY, run
 
 pytestmark = pytest.mark.slow
 SEGMENT_EPOCHS = (4, 6, 7)
@@ -40,13 +41,6 @@ def offline_env(tmp):
     return env
 
 
-def run_py(tmp, *argv):
-    proc = subprocess.run([sys.executable, os.path.join(ROOT, "run.py")] + TINY + list(argv), capture_output=True,
-                          text=True, timeout=600, env=offline_env(tmp), cwd=str(tmp))
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return proc
-
-
 @pytest.fixture(scope="module")
 def segments(tmp_path_factory):
     """Train to epoch 4 (a save point every 2 epochs, ASE's two files each), resume to 6, then to 7."""
@@ -54,8 +48,8 @@ def segments(tmp_path_factory):
     stderr, saved = [], {}
     for number, epochs in enumerate(SEGMENT_EPOCHS):
         resume = ["--checkpoint", glob.glob(str(tmp / "out/*/nn/PointMassTraj.pth"))[0], "--resume", "1"] if number else []
-        stderr.append(run_py(tmp, "--max_iterations", str(epochs), "params.config.save_frequency=2",
-                             "params.config.save_intermediate=True", *resume).stderr)
+        stderr.append(run_py(*TINY, "--max_iterations", str(epochs), "params.config.save_frequency=2",
+                             "params.config.save_intermediate=True", *resume, env=offline_env(tmp), cwd=tmp).stderr)
         saved.update({os.path.basename(p): md5(p) for p in glob.glob(str(tmp / "out/*/nn/*_000000*.pth"))})
     (exp_dir,) = glob.glob(str(tmp / "out/*"))
     saved["PointMassTraj.pth"] = md5(os.path.join(exp_dir, "nn", "PointMassTraj.pth"))
@@ -219,14 +213,15 @@ def test_resume_from_a_copied_checkpoint_continues_the_run_in_a_new_folder_and_a
     shutil.copyfile(os.path.join(exp_dir, "nn", "PointMassTraj_00000006.pth"), copied)
     before = {p: md5(p) for p in glob.glob(os.path.join(exp_dir, "**"), recursive=True) if os.path.isfile(p)}
 
-    dry = run_py(tmp, "--checkpoint", copied, "--resume", "1", "--dry_run")
+    dry = run_py(*TINY, "--checkpoint", copied, "--resume", "1", "--dry_run", env=offline_env(tmp), cwd=tmp)
     assert "the run it resumes left untouched" in dry.stdout
     assert glob.glob(str(tmp / "out/*")) == [exp_dir]
     after = {p: md5(p) for p in glob.glob(os.path.join(exp_dir, "**"), recursive=True) if os.path.isfile(p)}
     assert after == before
 
     state = load_checkpoint(copied)
-    proc = run_py(tmp, "--checkpoint", copied, "--resume", "1", "--max_iterations", "8")
+    proc = run_py(*TINY, "--checkpoint", copied, "--resume", "1", "--max_iterations", "8", env=offline_env(tmp),
+                  cwd=tmp)
     (new_dir,) = set(glob.glob(str(tmp / "out/*"))) - {exp_dir}
     record = json.load(open(os.path.join(exp_dir, "wandb_run.json")))
     assert "resuming W&B run {} at frame".format(record["run_id"]) in proc.stderr

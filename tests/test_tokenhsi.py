@@ -10,13 +10,11 @@ import signal
 import pytest
 
 import tokenhsi_like
-from conftest import working_in
+from conftest import Terminal, assert_mirrored, tensorboard_scalars, working_in
 from hsi_wandb import log_eval
 from hsi_wandb.adapter import apply_to_runner
 from hsi_wandb.evaluation import load_checkpoint
 from offline_run import OfflineRun, offline_runs
-from test_rl_games_adapter import assert_mirrored, tensorboard_scalars
-from test_sinks import Terminal
 
 TRAINING_KEYS = ["performance/total_fps", "performance/step_fps", "performance/update_time", "performance/play_time",
                  "losses/a_loss", "losses/c_loss", "losses/disc_loss", "losses/bounds_loss", "losses/entropy",

@@ -22,11 +22,8 @@ from hsi_wandb import ConfigError, resolve_settings, videos
 from hsi_wandb.builtin import registry
 from hsi_wandb.builtin.rollout_video import RolloutRecorder
 from hsi_wandb.adapter import apply_to_runner
+import run
 from offline_run import OfflineRun, offline_runs
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
-import run  # noqa: E402
 
 EPOCHS = 8
 WRITES = {2: "train/rl-video-step-0.mp4", 4: "train/rl-video-step-1000.mp4"}

@@ -8,43 +8,7 @@ from hypothesis import given, strategies as st
 from hsi_wandb.adapter import tags as rl_games_tags
 from hsi_wandb import WandbWriter
 from hsi_wandb.adapter.tags import map_tag
-
-
-class RecordingWriter:
-    """A duck-typed writer (like rl_games' IntervalSummaryWriter) that records every call."""
-
-    def __init__(self):
-        self.calls = []
-
-    def add_scalar(self, *args, **kwargs):
-        self.calls.append(("add_scalar", args, kwargs))
-        return "written"
-
-    def add_histogram(self, *args, **kwargs):
-        self.calls.append(("add_histogram", args, kwargs))
-
-    def close(self):
-        self.calls.append(("close", (), {}))
-
-
-class RowSink:
-    def __init__(self):
-        self.rows = []
-
-    def log_row(self, row):
-        self.rows.append(row)
-
-
-def one_epoch_row(writes, step):
-    """The single W&B row a mirror sends for one epoch of ``writes`` ((tag, value) pairs) at ``step``."""
-    sink = RowSink()
-    writer = WandbWriter(RecordingWriter(), sink, tags=rl_games_tags)
-    writer.begin_epoch(1)
-    for tag, value in writes:
-        writer.add_scalar(tag, value, step)
-    writer.flush_row()
-    (row,) = sink.rows
-    return row
+from conftest import RecordingWriter, RowSink, one_epoch_row
 
 
 def test_every_call_reaches_the_wrapped_writer_unchanged():

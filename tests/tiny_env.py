@@ -6,6 +6,9 @@ import gym
 import numpy as np
 import torch
 from rl_games.common import env_configurations, vecenv
+from rl_games.torch_runner import Runner
+
+from hsi_wandb.adapter import apply_to_runner
 
 ENV_NAME = "hsi_wandb_test_point"
 
@@ -170,3 +173,15 @@ def train_config(train_dir, **overrides):
     cfg["params"]["config"]["train_dir"] = os.fspath(train_dir)
     cfg["params"]["config"].update(overrides)
     return cfg
+
+
+def train(root, cfg=None, **overrides):
+    """Train the tiny env with a real rl_games Runner and hsi_wandb's documented line; ``cfg`` (else
+    ``train_config(<root>/runs, **overrides)``) writes under ``<root>/runs``. Returns the experiment dir."""
+    register()
+    cfg = cfg or train_config(root / "runs", **overrides)
+    runner = Runner()
+    apply_to_runner(runner, cfg, source="tiny.yaml", task="point")
+    runner.load(cfg)
+    runner.run({"train": True, "play": False, "checkpoint": None})
+    return root / "runs" / cfg["params"]["config"]["full_experiment_name"]
