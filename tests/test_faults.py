@@ -52,20 +52,40 @@ def hsi_warnings(recorded):
     return [str(w.message) for w in recorded if str(w.message).startswith("hsi_wandb:")]
 
 
+class SilentServer:
+    """A W&B server that accepts connections and never answers: its ``url``, and how many connections it took."""
+
+    def __init__(self):
+        self._socket = socket.socket()
+        self._socket.bind(("127.0.0.1", 0))
+        self._socket.listen(64)
+        self.url = "http://127.0.0.1:{}".format(self._socket.getsockname()[1])
+
+    def connections(self):
+        """The connections made so far (accepted now, until none comes for 0.5 s); closes the server."""
+        self._socket.settimeout(0.5)
+        taken = []
+        try:
+            while True:
+                taken.append(self._socket.accept()[0])
+        except socket.timeout:
+            pass
+        self._socket.close()
+        return len(taken)
+
+
 @pytest.fixture
 def silent_server():
-    """A W&B server address that accepts TCP connections and never answers."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(64)
-    yield "http://127.0.0.1:{}".format(sock.getsockname()[1])
-    sock.close()
+    server = SilentServer()
+    yield server
+    server._socket.close()
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("server", ["closed-port", "silent-server"])
 def test_unreachable_wandb_falls_back_offline_and_training_completes(tmp_path, monkeypatch, capfd, request, server):
-    url = request.getfixturevalue("closed_port_url" if server == "closed-port" else "silent_server")
+    url = request.getfixturevalue("closed_port_url") if server == "closed-port" else \
+        request.getfixturevalue("silent_server").url
     monkeypatch.delenv("WANDB_MODE")
     monkeypatch.setenv("WANDB_API_KEY", "k" * 40)
     monkeypatch.setenv("WANDB_BASE_URL", url)
@@ -83,15 +103,13 @@ def test_unreachable_wandb_falls_back_offline_and_training_completes(tmp_path, m
 
 
 @pytest.mark.slow
-def test_the_online_check_is_made_once_on_a_thread_while_the_agent_is_built(tmp_path, monkeypatch, capfd):
+def test_the_online_check_is_made_once_on_a_thread_while_the_agent_is_built(tmp_path, monkeypatch, capfd,
+                                                                              silent_server):
     """apply_to_runner starts the check of the server before the Runner builds the agent; the start uses its answer
     (one connection to the server in all), says it once and falls back offline as before."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(64)
     monkeypatch.delenv("WANDB_MODE")
     monkeypatch.setenv("WANDB_API_KEY", "k" * 40)
-    monkeypatch.setenv("WANDB_BASE_URL", "http://127.0.0.1:{}".format(server.getsockname()[1]))
+    monkeypatch.setenv("WANDB_BASE_URL", silent_server.url)
     checks = []
     check = lifecycle._offline_reason
 
@@ -103,13 +121,7 @@ def test_the_online_check_is_made_once_on_a_thread_while_the_agent_is_built(tmp_
     cfg = tiny_env.train_config(tmp_path / "runs", max_epochs=2)
     cfg["wandb"].update(mode="online", init_timeout=2)
     exp_dir = train(tmp_path, cfg)
-    server.settimeout(0.5)
-    connections = []
-    with pytest.raises(socket.timeout):
-        while True:
-            connections.append(server.accept()[0])
-    server.close()
-    assert checks == ["hsi_wandb-probe"] and len(connections) == 1
+    assert checks == ["hsi_wandb-probe"] and silent_server.connections() == 1
     assert capfd.readouterr().err.count("logging offline instead") == 1
     (run_dir,) = offline_runs(exp_dir)
     run = OfflineRun(run_dir)
@@ -180,24 +192,16 @@ run.finish(0)
 
 
 @pytest.mark.slow
-def test_a_silent_server_is_asked_once_and_the_last_line_names_the_offline_run(tmp_path, monkeypatch):
+def test_a_silent_server_is_asked_once_and_the_last_line_names_the_offline_run(tmp_path, monkeypatch,
+                                                                               silent_server):
     """What a server that accepts connections and never answers costs (docs/faults.md): the probe's one request,
     bounded by its timeout; W&B is never started online, where its own waits are far longer."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(64)
     (tmp_path / ".env").write_text("WANDB_API_KEY=" + "k" * 40 + "\n")
     monkeypatch.delenv("WANDB_MODE")
-    monkeypatch.setenv("WANDB_BASE_URL", "http://127.0.0.1:{}".format(server.getsockname()[1]))
+    monkeypatch.setenv("WANDB_BASE_URL", silent_server.url)
     proc = run_child(SHORT_RUN, monkeypatch)
-    server.settimeout(0.5)
-    connections = []
-    with pytest.raises(socket.timeout):
-        while True:
-            connections.append(server.accept()[0])
-    server.close()
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert len(connections) == 1, "the probe's request, and no other"
+    assert silent_server.connections() == 1, "the probe's request, and no other"
     assert proc.stderr.count("logging offline instead") == 1
     last = proc.stderr.strip().splitlines()[-1]
     assert last.startswith("hsi_wandb: offline run saved; to upload it with its checkpoints, from any directory: "
