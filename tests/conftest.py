@@ -5,6 +5,7 @@ import io
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -20,6 +21,10 @@ TESTS = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(TESTS)
 sys.path[:0] = [TESTS, ROOT]
 os.environ.setdefault("WANDB_SILENT", "true")  # W&B reads it once per process, maybe in a module-scoped fixture
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+"""A suite started in the background by a script (``pytest &``) inherits Ctrl-C ignored, and so would every run.py it
+starts: the Ctrl-C tests send a real SIGINT, to this process and to children (which reset a handled signal on exec)."""
 
 from hsi_wandb.builtin.inputs import BUILTIN_RL_GAMES  # noqa: E402
 from hsi_wandb.adapter.tags import EPOCH, FRAME, TIME, map_tag  # noqa: E402
