@@ -3,6 +3,7 @@ each, from ``wandb leet`` or, on wandb releases without it (those for Python 3.8
 
 The one reader of ``.wandb`` files: ``python -m hsi_wandb sync``, ``docs/eval_curve.py`` and the tests use it.
 """
+import glob
 import json
 import os
 import shutil
@@ -44,14 +45,37 @@ def read_records(folder: str, cli: Optional[str] = None) -> List[Dict[str, Any]]
 
 def _leet_records(folder: str, cli: str) -> List[Dict[str, Any]]:
     """``wandb leet inspect --json``, run in an empty folder of its own: the wandb command writes its log into
-    ``./wandb``, which may be the folder being read."""
+    ``./wandb``, which may be the folder being read.
+
+    The reader is wandb-core's; the ``wandb`` command only finds the run's file and forwards to it, and spends
+    about a second importing wandb to do so. So wandb-core is asked directly, the way the command asks it, where
+    the run folder holds one ``.wandb`` file and ``cli``'s own wandb-core is found; should it refuse, the command
+    reads the run (and names what is wrong)."""
     with tempfile.TemporaryDirectory(prefix="hsi_wandb-read-") as scratch:
-        proc = subprocess.run([cli, "leet", "inspect", "--json", os.path.abspath(folder)], capture_output=True,
-                              text=True, cwd=scratch, env=dict(os.environ, WANDB_DIR=scratch), timeout=READ_TIMEOUT)
+        env = dict(os.environ, WANDB_DIR=scratch)
+        core = _core_inspect(folder, cli)
+        if core is not None:
+            proc = subprocess.run(core, capture_output=True, text=True, cwd=scratch, env=env, timeout=READ_TIMEOUT)
+        if core is None or proc.returncode != 0:
+            proc = subprocess.run([cli, "leet", "inspect", "--json", os.path.abspath(folder)], capture_output=True,
+                                  text=True, cwd=scratch, env=env, timeout=READ_TIMEOUT)
     if proc.returncode != 0:
         raise ReadError("{}: `wandb leet inspect` cannot read it: {}".format(
             folder, (proc.stderr.strip().splitlines() or ["exit code {}".format(proc.returncode)])[-1]))
     return [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
+
+
+def _core_inspect(folder: str, cli: str) -> Optional[List[str]]:
+    """The wandb-core command line ``cli leet inspect --json folder`` runs; None where it cannot be told."""
+    folder = os.path.abspath(folder)
+    runs = glob.glob(os.path.join(glob.escape(folder), "run-*.wandb"))
+    prefix = os.path.dirname(os.path.dirname(os.path.abspath(cli)))
+    cores = glob.glob(os.path.join(glob.escape(prefix), "lib", "python*", "site-packages", "wandb", "bin",
+                                   "wandb-core"))
+    if len(runs) != 1 or len(cores) != 1:
+        return None
+    return [cores[0], "leet", "inspect", "--no-observability", "--json", "--run-file", runs[0],
+            os.path.dirname(folder)]
 
 
 def _python_records(folder: str) -> Optional[List[Dict[str, Any]]]:
