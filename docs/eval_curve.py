@@ -27,13 +27,14 @@ Points = Dict[str, List[Tuple[float, float]]]
 
 def eval_segments(path: str, cli: Optional[str] = None) -> List[List[dict]]:
     """The records of every segment of the eval run ``path`` names, oldest first (a run continued after an
-    interruption has several)."""
+    interruption has several); an experiment folder names its newest eval run."""
     path = os.path.abspath(path)
     base = os.path.basename(path)
     wandb_dir = os.path.dirname(path) if base.startswith("offline-run-") else os.path.join(path, "wandb")
-    folders = sorted(os.path.join(wandb_dir, d) for d in os.listdir(wandb_dir) if d.startswith("offline-run-"))
+    folders = [os.path.join(wandb_dir, d) for d in os.listdir(wandb_dir) if d.startswith("offline-run-")]
     runs = [(folder, read_records(folder, cli)) for folder in folders]
-    runs = [(folder, found) for folder, found in runs if _run_record(found).get("job_type") == "eval"]
+    runs = sorted(((folder, found) for folder, found in runs if _run_record(found).get("job_type") == "eval"),
+                  key=lambda run: (_started(run[1]), run[0]))
     if base.startswith("offline-run-"):
         run_id = _run_record(dict(runs)[path])["run_id"]
     elif runs:
@@ -45,6 +46,13 @@ def eval_segments(path: str, cli: Optional[str] = None) -> List[List[dict]]:
 
 def _run_record(found: List[dict]) -> dict:
     return next((r["run"] for r in found if r.get("type") == "run"), {})
+
+
+def _started(found: List[dict]) -> Tuple[str, float]:
+    """When the segment started, from its run record (``2026-01-02T03:04:05.678Z``; folder names only resolve
+    seconds, and runs started in one second sort by their random ids)."""
+    whole, _, fraction = _run_record(found).get("start_time", "").rstrip("Z").partition(".")
+    return whole, float("0." + (fraction or "0"))
 
 
 def read_points(segments: Sequence[List[dict]], metric: str = METRIC) -> Points:

@@ -156,6 +156,18 @@ def test_the_curve_picture_is_rendered_from_the_runs_rows(curve, tmp_path):
                                                     for row in rows(segments)], "every segment; else the newest run"
 
 
+@pytest.mark.slow
+def test_the_newest_eval_run_is_the_last_started_whatever_its_folder_is_called(curve, tmp_path):
+    """Folder names resolve seconds only: here every run seems to start in one second, newest named first."""
+    wandb_dir = tmp_path / "copy" / "wandb"
+    wandb_dir.mkdir(parents=True)
+    folders = offline_runs(curve.exp_dir)
+    for n, folder in enumerate(folders):
+        os.symlink(folder, str(wandb_dir / "offline-run-20260101_000000-{:03d}".format(len(folders) - n)))
+    (segment,) = eval_curve.eval_segments(str(wandb_dir.parent), wandb_cli())
+    assert eval_curve.read_points([segment]) == eval_curve.read_points([curve.alone[-1].records])
+
+
 def test_a_folder_and_a_pattern_name_their_checkpoints_in_order(tmp_path):
     for name in ("Task_00000002.pth", "Task_00000010.pth", "Task.pth", "notes.txt"):
         (tmp_path / name).write_bytes(b"")
