@@ -19,7 +19,7 @@ import pytest
 from hsi_wandb import sync
 from hsi_wandb.evaluation import load_checkpoint
 import run
-from conftest import TINY, run_py
+from conftest import TINY, run_main, run_py, working_in
 from offline_run import OfflineRun, offline_runs
 
 pytestmark = pytest.mark.slow
@@ -30,6 +30,13 @@ def md5(path):
     """MD5 of a file's bytes, as W&B's manifest digest (base64)."""
     with open(path, "rb") as f:
         return base64.b64encode(hashlib.md5(f.read()).digest()).decode()
+
+
+def contents(folder):
+    """MD5 of every file in ``folder``, less W&B's links to its service's log (which is outside the folder, and goes
+    on while the service serves later runs of this process)."""
+    return {p: md5(p) for p in glob.glob(os.path.join(folder, "**"), recursive=True)
+            if os.path.isfile(p) and not os.path.islink(p)}
 
 
 def offline_env(tmp):
@@ -43,13 +50,22 @@ def offline_env(tmp):
 
 @pytest.fixture(scope="module")
 def segments(tmp_path_factory):
-    """Train to epoch 4 (a save point every 2 epochs, ASE's two files each), resume to 6, then to 7."""
+    """Train to epoch 4 (a save point every 2 epochs, ASE's two files each) and resume to 6, in this process; then
+    resume to 7 in a new one, whose last lines print the sync command."""
     tmp = tmp_path_factory.mktemp("segments")
-    stderr, saved = [], {}
+    saved = {}
     for number, epochs in enumerate(SEGMENT_EPOCHS):
         resume = ["--checkpoint", glob.glob(str(tmp / "out/*/nn/PointMassTraj.pth"))[0], "--resume", "1"] if number else []
-        stderr.append(run_py(*TINY, "--max_iterations", str(epochs), "params.config.save_frequency=2",
-                             "params.config.save_intermediate=True", *resume, env=offline_env(tmp), cwd=tmp).stderr)
+        argv = [*TINY, "--max_iterations", str(epochs), "params.config.save_frequency=2",
+                "params.config.save_intermediate=True", *resume]
+        if number < len(SEGMENT_EPOCHS) - 1:
+            with working_in(tmp), pytest.MonkeyPatch.context() as patch:
+                for name, value in offline_env(tmp).items():
+                    if name.startswith("WANDB_") or name == "NETRC":
+                        patch.setenv(name, value)
+                assert run.main(argv) == 0
+        else:
+            stderr = run_py(*argv, env=offline_env(tmp), cwd=tmp).stderr
         saved.update({os.path.basename(p): md5(p) for p in glob.glob(str(tmp / "out/*/nn/*_000000*.pth"))})
     (exp_dir,) = glob.glob(str(tmp / "out/*"))
     saved["PointMassTraj.pth"] = md5(os.path.join(exp_dir, "nn", "PointMassTraj.pth"))
@@ -105,7 +121,7 @@ def test_training_leaves_no_artifact_bytes_in_the_cache_and_no_second_copy_of_ke
 def test_the_printed_sync_command_works_as_printed_from_another_directory(segments, tmp_path):
     _, exp_dir, stderr, _ = segments
     printed = re.search(r"from any directory: (python -m hsi_wandb sync .*?) \(or, from this directory only",
-                        stderr[-1]).group(1)
+                        stderr).group(1)
     command = shlex.split(printed)
     assert command[-1] == exp_dir
     proc = subprocess.run([sys.executable] + command[1:], capture_output=True, text=True, cwd=str(tmp_path),
@@ -194,7 +210,7 @@ def test_without_wandb_the_command_says_so(tmp_path):
 
 def test_a_dry_run_of_a_resume_from_the_experiment_folder_names_no_scratch_folder(segments, capsys):
     _, exp_dir, _, _ = segments
-    before = {p: md5(p) for p in glob.glob(os.path.join(exp_dir, "**"), recursive=True) if os.path.isfile(p)}
+    before = contents(exp_dir)
     checkpoint = os.path.join(exp_dir, "nn", "PointMassTraj.pth")
     assert run.main(TINY + ["--checkpoint", checkpoint, "--resume", "1", "--dry_run"]) == 0
     out, err = capsys.readouterr()
@@ -203,25 +219,26 @@ def test_a_dry_run_of_a_resume_from_the_experiment_folder_names_no_scratch_folde
     assert "not in the run's own experiment folder" not in err and "new experiment folder" not in err
     assert "sync" not in err and "dry_run-" not in out + err, "the scratch folder is deleted: nothing to sync there"
     assert "W&B run: {} (offline, in the scratch folder)".format(run_id) in out
-    after = {p: md5(p) for p in glob.glob(os.path.join(exp_dir, "**"), recursive=True) if os.path.isfile(p)}
+    after = contents(exp_dir)
     assert after == before
 
 
-def test_resume_from_a_copied_checkpoint_continues_the_run_in_a_new_folder_and_a_dry_run_touches_nothing(segments):
+def test_resume_from_a_copied_checkpoint_continues_the_run_in_a_new_folder_and_a_dry_run_touches_nothing(
+        segments, monkeypatch, capfd):
     tmp, exp_dir, _, _ = segments
+    monkeypatch.chdir(tmp)
     copied = str(tmp / "downloaded.pth")
     shutil.copyfile(os.path.join(exp_dir, "nn", "PointMassTraj_00000006.pth"), copied)
-    before = {p: md5(p) for p in glob.glob(os.path.join(exp_dir, "**"), recursive=True) if os.path.isfile(p)}
+    before = contents(exp_dir)
 
-    dry = run_py(*TINY, "--checkpoint", copied, "--resume", "1", "--dry_run", env=offline_env(tmp), cwd=tmp)
+    dry = run_main(capfd, *TINY, "--checkpoint", copied, "--resume", "1", "--dry_run")
     assert "the run it resumes left untouched" in dry.stdout
     assert glob.glob(str(tmp / "out/*")) == [exp_dir]
-    after = {p: md5(p) for p in glob.glob(os.path.join(exp_dir, "**"), recursive=True) if os.path.isfile(p)}
+    after = contents(exp_dir)
     assert after == before
 
     state = load_checkpoint(copied)
-    proc = run_py(*TINY, "--checkpoint", copied, "--resume", "1", "--max_iterations", "8", env=offline_env(tmp),
-                  cwd=tmp)
+    proc = run_main(capfd, *TINY, "--checkpoint", copied, "--resume", "1", "--max_iterations", "8")
     (new_dir,) = set(glob.glob(str(tmp / "out/*"))) - {exp_dir}
     record = json.load(open(os.path.join(exp_dir, "wandb_run.json")))
     assert "resuming W&B run {} at frame".format(record["run_id"]) in proc.stderr
