@@ -70,15 +70,18 @@ class SilentServer:
                 taken.append(self._socket.accept()[0])
         except socket.timeout:
             pass
-        self._socket.close()
+        self.close()
         return len(taken)
+
+    def close(self):
+        self._socket.close()
 
 
 @pytest.fixture
 def silent_server():
     server = SilentServer()
     yield server
-    server._socket.close()
+    server.close()
 
 
 @pytest.mark.slow

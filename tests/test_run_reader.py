@@ -35,8 +35,12 @@ def refusing_install(tmp_path):
 
 def test_wandb_core_asked_directly_reads_what_the_wandb_command_prints(tiny_run):
     folder = tiny_run.run.path
-    assert _core_inspect(folder, wandb_cli())[0].endswith(os.path.join("wandb", "bin", "wandb-core"))
-    assert read_records(folder, wandb_cli()) == [json.loads(line) for line in leet(folder).splitlines() if line]
+    core = _core_inspect(folder, wandb_cli())
+    assert core[0].endswith(os.path.join("wandb", "bin", "wandb-core"))
+    printed = leet(folder)
+    direct = subprocess.run(core, capture_output=True, text=True, timeout=300)
+    assert direct.returncode == 0 and direct.stdout == printed, "the arguments the wandb command gives wandb-core"
+    assert read_records(folder, wandb_cli()) == [json.loads(line) for line in printed.splitlines() if line]
 
 
 def test_a_wandb_core_that_refuses_leaves_the_read_to_the_wandb_command(tiny_run, tmp_path):
