@@ -21,6 +21,7 @@ TESTS = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(TESTS)
 sys.path[:0] = [TESTS, ROOT]
 os.environ.setdefault("WANDB_SILENT", "true")  # W&B reads it once per process, maybe in a module-scoped fixture
+os.environ.setdefault("PYTHONFAULTHANDLER", "1")  # a child that hangs can be made to print its threads: finish_child
 if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
     signal.signal(signal.SIGINT, signal.default_int_handler)
 """A suite started in the background by a script (``pytest &``) inherits Ctrl-C ignored, and so would every run.py it
@@ -42,11 +43,13 @@ needs_builtin_runner = pytest.mark.skipif(
 
 @pytest.fixture(autouse=True)
 def isolated_wandb(tmp_path, monkeypatch):
-    """Run in ``tmp_path`` with W&B offline, no API key and W&B's own folders inside ``tmp_path``."""
+    """Run in ``tmp_path`` with W&B offline, no API key and W&B's own folders inside ``tmp_path``; a child process
+    starts its own W&B service, as a user's does, instead of attaching to this process's (WANDB_SERVICE, which W&B sets
+    for children when a run of this process starts its service)."""
     monkeypatch.chdir(tmp_path)
     for name in ("WANDB_API_KEY", "WANDB_BASE_URL", "WANDB_RUN_ID", "WANDB_RESUME", "WANDB_PROJECT",
                  "WANDB_ENTITY", "WANDB_NAME", "WANDB_TAGS", "WANDB_NOTES", "WANDB_RUN_GROUP",
-                 "RANK", "LOCAL_RANK", "WORLD_SIZE"):
+                 "RANK", "LOCAL_RANK", "WORLD_SIZE", "WANDB_SERVICE"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("WANDB_MODE", "offline")
     monkeypatch.setenv("WANDB_SILENT", "true")
@@ -141,11 +144,22 @@ def blocks(page, language):
 def run_child(script, monkeypatch, **fields):
     """Run ``script`` (formatted with ``paths`` for sys.path and ``fields``) in a child Python with its own W&B service.
 
-    Without WANDB_SERVICE (set by any earlier run in this process) the child does not attach to this process's service.
+    Without WANDB_SERVICE (set by a run this test started in this process) the child does not attach to this process's service.
     """
     monkeypatch.delenv("WANDB_SERVICE", raising=False)
     script = script.format(paths=[TESTS, ROOT], **fields)
     return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+
+
+def finish_child(proc, timeout=120):
+    """``proc.communicate(timeout)``; a child still running then is sent SIGABRT, which makes it print every thread's
+    stack (faulthandler, on in every child of the suite), and the test fails with them."""
+    try:
+        return proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGABRT)
+        _, err = proc.communicate(timeout=60)
+        pytest.fail("{} still ran {} s later; its threads:\n{}".format(proc.args[:2], timeout, (err or "")[-6000:]))
 
 
 def jsonl_rows(exp_dir):

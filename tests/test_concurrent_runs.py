@@ -12,7 +12,7 @@ import pytest
 import tiny_env
 from hsi_wandb.builtin import registry
 from hsi_wandb.run_folder import LOCK_FILE, claim_run_folder
-from conftest import ROOT, TESTS, TINY
+from conftest import ROOT, TESTS, TINY, finish_child
 from offline_run import OfflineRun, offline_runs
 
 TRAIN_SCRIPT = """
@@ -48,7 +48,7 @@ def test_a_second_live_run_in_the_same_experiment_folder_keeps_its_own_files_apa
         tiny_env.train(tmp_path, max_epochs=6)
     finally:
         first.send_signal(signal.SIGTERM)
-        _, first_err = first.communicate(timeout=120)
+        _, first_err = finish_child(first)
     _, err = capfd.readouterr()
     assert first.returncode == 143, first_err[-2000:]
 
@@ -103,7 +103,7 @@ def test_two_run_py_trainings_started_together_write_two_folders(tmp_path):
     argv = [sys.executable, os.path.join(ROOT, "run.py")] + TINY + ["--max_iterations", "3"]
     procs = [subprocess.Popen(argv + ["--seed", str(seed)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for seed in (1, 2)]
-    outputs = [proc.communicate(timeout=300) for proc in procs]
+    outputs = [finish_child(proc, 300) for proc in procs]
     assert [proc.returncode for proc in procs] == [0, 0], outputs
     folders = sorted(os.listdir("out"))
     assert len(folders) == 2, folders

@@ -15,7 +15,7 @@ import time
 import pytest
 
 import run
-from conftest import ROOT
+from conftest import ROOT, finish_child
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 OURS = [re.compile(pattern) for pattern in (
@@ -109,7 +109,7 @@ def test_ctrl_c_before_the_first_epoch_leaves_nothing_and_says_so(moment):
     (exp_dir,) = glob.glob("out/*")
     assert not glob.glob(os.path.join(exp_dir, "metrics.jsonl")), "the first epoch is still running"
     proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=120)
+    out, err = finish_child(proc)
     assert proc.returncode == 130, err[-2000:]
     assert err.rstrip().splitlines()[-1] == ("run.py: interrupted before the first epoch finished: nothing was "
                                              "trained; removed {}".format(exp_dir)), err[-2000:]

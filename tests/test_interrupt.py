@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import ROOT, TESTS, TINY, run_main
+from conftest import ROOT, TESTS, TINY, finish_child, run_main
 from offline_run import OfflineRun, offline_runs
 
 
@@ -24,7 +24,7 @@ def interrupted_training(sig):
             break
         time.sleep(0.2)
     proc.send_signal(sig)
-    _, err = proc.communicate(timeout=120)
+    _, err = finish_child(proc)
     return proc.returncode, err
 
 
@@ -85,7 +85,7 @@ def test_sigterm_runs_the_handler_installed_before_after_the_checkpoint_and_fini
     while time.time() < deadline and not (backup.exists() and len(backup.read_text().splitlines()) >= 2):
         time.sleep(0.2)
     proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=120)
+    _, err = finish_child(proc)
     assert proc.returncode == 143, err[-2000:]
     handed_on = json.loads(marker.read_text())
     assert handed_on["signum"] == signal.SIGTERM and handed_on["checkpoint"]
