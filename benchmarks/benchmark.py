@@ -610,9 +610,10 @@ def report_targets(wall: Optional[Dict[str, Any]], profiles: Optional[Dict[str, 
                      _met(memory["growth_mb"] < 5)])
     if scaling:
         rows.append(["gradient/parameter norms <= {:.0f} % of the backward pass at every network size (7)".format(
-            100 * NORM_SHARE), "at most {:.2f} % (torch < 1.13's flat buffer: {:.2f} %; a trainer without a scaler, "
-            "hooks: {:.2f} %)".format(100 * scaling["tracker"], 100 * scaling["flat"], 100 * scaling["hooks"]),
-            _met(max(scaling["tracker"], scaling["flat"]) <= NORM_SHARE)])
+            100 * NORM_SHARE), "at most {:.2f} % with the agent's clip seen; a clip not seen: {:.2f} % (torch < "
+            "1.13's flat buffer: {:.2f} %); a trainer without a scaler, hooks: {:.2f} %".format(
+                100 * scaling["tracker"], 100 * scaling["foreach"], 100 * scaling["flat"], 100 * scaling["hooks"]),
+            _met(max(scaling["tracker"], scaling["foreach"], scaling["flat"]) <= NORM_SHARE)])
     if video_ratios:
         worst = max(video_ratios["watch"], video_ratios["capture"])
         rows.append(["epochs without a video unchanged by videos (within 2 % of (b), median) (6)",
@@ -737,36 +738,40 @@ def network_label(network: Dict[str, Any]) -> str:
 def report_scaling(results: Dict[str, Any], args: argparse.Namespace) -> Dict[str, float]:
     """Section 7's tables; returns the norms' largest share of the backward pass (this torch's path and the flat
     buffer of torch < 1.13) and the mirror's per-scalar cost at the most scalars."""
-    rows, worst = [], {"tracker": 0.0, "flat": 0.0, "hooks": 0.0}
+    rows, worst = [], {"tracker": 0.0, "foreach": 0.0, "flat": 0.0, "hooks": 0.0}
 
     def share(seconds: float, n: Dict[str, Any]) -> str:
         return "{:.3f} ({:.2f} %)".format(1e3 * seconds, 100 * seconds / n["backward_s"])
 
     for n in results["norms"]:
-        flat = n["tracker_s"] - n["foreach_s"] + n["flat_s"]
-        for key, seconds in (("tracker", n["tracker_s"]), ("flat", flat), ("hooks", n["hooks_s"])):
+        own = {"tracker": n["tracker_s"], "foreach": n["tracker_s"] + n["foreach_s"],
+               "flat": n["tracker_s"] + n["flat_s"], "hooks": n["hooks_s"]}
+        for key, seconds in own.items():
             worst[key] = max(worst[key], seconds / n["backward_s"])
-        rows.append([network_label(n), "{:.1f}".format(1e3 * n["backward_s"]), share(n["tracker_s"], n),
-                     "{:.3f}".format(1e3 * n["foreach_s"]), share(flat, n), share(n["hooks_s"], n),
+        rows.append([network_label(n), "{:.1f}".format(1e3 * n["backward_s"]), share(own["tracker"], n),
+                     share(own["foreach"], n), share(own["flat"], n), share(own["hooks"], n),
                      share(n["per_tensor_s"], n), "{:.3f}".format(1e3 * n["epoch_values_s"])])
     table("7. Gradient and parameter norms against network size, at least {} optimizer steps and 5 s each (Adam, "
           "clipped), medians".format(args.norm_steps),
-          ["network", "forward + backward (ms)", "tracker per step (ms, share)", "  of which the norm, "
-           "torch._foreach_norm (ms)", "tracker with torch < 1.13's flat buffer (ms, share)", "trainer without a "
-           "scaler: hooks + norm (ms, share)", "before: one norm per tensor (ms, share)",
-           "epoch_values, one transfer (ms)"], rows,
+          ["network", "forward + backward (ms)", "tracker per step, the agent's clip seen (ms, share)",
+           "a clip it does not see: + its own norm, torch._foreach_norm (ms, share)", "the same with torch < 1.13's "
+           "flat buffer (ms, share)", "trainer without a scaler: hooks + norm (ms, share)", "before: one norm per "
+           "tensor (ms, share)", "epoch_values, one transfer (ms)"], rows,
           "Tracker per step: the time GradNormTracker takes per optimizer step when the trainer steps as rl_games' "
-          "and ASE's agents do (through its GradScaler, here with mixed precision off, unscaled before clipping): "
-          "the norm, taken in the scaler's unscale_, on the training thread; nothing of it runs inside the backward "
-          "pass. On the same gradients: the norm with torch._foreach_norm (this torch's path), with the flat buffer "
-          "torch 1.8 to 1.12 get (copied in with one torch.cat, reduced in 64 Ki-element chunks), and as hsi_wandb "
-          "computed it before, one torch.norm per tensor. Trainer without a scaler: a second tracker on the same "
-          "optimizer given no scaler, which keeps a Python hook per parameter inside backward and takes the norm at "
-          "its end (the time inside its hooks and callbacks). epoch_values: the parameter norm and the epoch's mean "
-          "gradient norm, read with one device-to-host transfer per epoch (no step transfers anything: "
-          "tests/test_model_stats.py counts them). CPU, {} torch threads; on CUDA the per-tensor path launches two "
-          "kernels per tensor, the fused one a few per step.".format(
-              results["norms"][0]["threads"] if results["norms"] else "-"))
+          "and ASE's agents do (through its GradScaler, here with mixed precision off, unscaled, then clipped with "
+          "torch.nn.utils.clip_grad_norm_ over every parameter): in the scaler's unscale_ and around the clip, whose "
+          "norm it records, so the norm is computed once per step, by the agent's clip, as without hsi_wandb; the "
+          "clip itself is not counted (the agent clips with or without hsi_wandb). Nothing of it runs inside the "
+          "backward pass. A clip it does not see (another function, other parameters, another norm, or "
+          "clip_grad_norm_ imported by name before training): the tracker takes the norm itself, on the same "
+          "gradients with torch._foreach_norm (this torch's path) or with the flat buffer torch 1.8 to 1.12 get "
+          "(copied in with one torch.cat, reduced in 64 Ki-element chunks). Before: as hsi_wandb once computed it, "
+          "one torch.norm per tensor. Trainer without a scaler: a second tracker on the same optimizer given no "
+          "scaler, which keeps a Python hook per parameter inside backward and takes the norm at its end (the time "
+          "inside its hooks and callbacks). epoch_values: the parameter norm and the epoch's mean gradient norm, "
+          "read with one device-to-host transfer per epoch (no step transfers anything: tests/test_model_stats.py "
+          "counts them). CPU, {} torch threads; on CUDA the per-tensor path launches two kernels per tensor, the "
+          "fused one a few per step.".format(results["norms"][0]["threads"] if results["norms"] else "-"))
     counts = sorted(results["scalars"], key=int)
     rows, per_scalar = [], 0.0
     for count in counts:

@@ -168,10 +168,12 @@ def train(variant: str, epochs: int, num_envs: Optional[int], seed: int, output:
 
 
 # Where a sampled stack's time belongs: the innermost frame from one of these decides. W&B's side is hsi_wandb
-# (not its built-in tasks) and wandb; training is the agent, TensorBoard's writer, the optimizer, torch.save.
+# (not its built-in tasks) and wandb; training is the agent, TensorBoard's writer, the optimizer, the agent's
+# gradient clipping (reached through hsi_wandb's wrappers on the optimizer's step and on clip_grad_norm_, which the
+# agent calls with or without hsi_wandb), torch.save.
 LOGGING_CODE = ("hsi_wandb/", "wandb/")
 TRAINING_CODE = ("hsi_wandb/builtin/", "rl_games/", "tensorboardX/", "torch/utils/tensorboard/", "torch/optim/",
-                 "torch/serialization", "workers.py")
+                 "torch/nn/utils/clip_grad", "torch/serialization", "workers.py")
 
 
 # Innermost frames of a thread that waits (py-spy's idle detection does not work on every machine, and a thread
@@ -520,10 +522,12 @@ MIN_NORM_TIME_S = 5.0
 def norm_cost(architecture: str, width: int, layers: int, steps: int) -> Dict[str, Any]:
     """Train ``steps`` optimizer steps or more (Adam, gradients clipped) of one network with the mixin's
     ``GradNormTracker`` as rl_games' agents step (through a GradScaler, mixed precision off, unscaled before
-    clipping) and with a second tracker given no scaler (its per-parameter hooks stay); per step, the forward and
-    backward time, the time each tracker takes (the first in ``unscale_``, the second in its hooks and the norm at
-    the end of backward), and on the same gradients the norm computed per tensor (before), with
-    ``torch._foreach_norm`` and with the flat buffer of torch < 1.13; per epoch, ``epoch_values``."""
+    clipping with ``clip_grad_norm_``) and with a second tracker given no scaler (its per-parameter hooks stay); per
+    step, the forward and backward time, the time each tracker takes (the first in ``unscale_`` and around the
+    clip, whose norm it records, the second in its hooks and the norm at the end of backward), and on the same
+    gradients the norm computed per tensor (before), with ``torch._foreach_norm`` and with the flat buffer of
+    torch < 1.13 (what the first tracker computes on a step whose clip it does not see); per epoch,
+    ``epoch_values``."""
     import torch
 
     from hsi_wandb.model_stats import GradNormTracker, TotalNorm
@@ -536,10 +540,11 @@ def norm_cost(architecture: str, width: int, layers: int, steps: int) -> Dict[st
     spent = {"tracker": 0.0, "hooks": 0.0}
 
     def timing(key: str, method: Any) -> Any:
-        def timed_method(self: Any, *args: Any) -> None:
+        def timed_method(self: Any, *args: Any) -> Any:
             started = time.perf_counter()
-            method(self, *args)
+            result = method(self, *args)
             spent[key] += time.perf_counter() - started
+            return result
         return timed_method
 
     class HookedTracker(GradNormTracker):
@@ -548,9 +553,11 @@ def norm_cost(architecture: str, width: int, layers: int, steps: int) -> Dict[st
         _measure = timing("hooks", GradNormTracker._measure)
 
     class TimedTracker(GradNormTracker):
-        """The tracker of an rl_games agent, with the time of its ``unscale_`` (the norm; the scaler's own is a no-op
-        with mixed precision off)."""
+        """The tracker of an rl_games agent, with the time of its ``unscale_`` (the scaler's own is a no-op with
+        mixed precision off) and of its part of the clip (the parameters checked, the clip's norm kept)."""
         _unscale = timing("tracker", GradNormTracker._unscale)
+        _before_clip = timing("tracker", GradNormTracker._before_clip)
+        _clipped = timing("tracker", GradNormTracker._clipped)
 
     trackers = [HookedTracker(optimizer), TimedTracker(optimizer, scaler)]
     fused, flat = TotalNorm(params), TotalNorm(params)

@@ -1,4 +1,5 @@
 """Per-epoch model statistics for the mirror: gradient norm before clipping, parameter norm, histogram data."""
+import functools
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 CHUNK = 1 << 16
@@ -13,8 +14,12 @@ class GradNormTracker:
 
     Trainers that clip as PyTorch's mixed-precision recipe says (``scaler.unscale_(optimizer)``, clip,
     ``scaler.step(optimizer)``; with the scaler enabled or not), as rl_games' and ASE's agents do, have the norm
-    taken in the ``unscale_`` of their ``scaler``, on the unscaled gradients before clipping: nothing of ours runs
-    inside the backward pass. An enabled scaler's ``step`` unscales itself when the trainer did not.
+    taken after the ``unscale_`` of their ``scaler``, on the unscaled gradients before clipping: nothing of ours runs
+    inside the backward pass. When the clip that follows is ``torch.nn.utils.clip_grad_norm_`` (2-norm) over exactly
+    these parameters, the norm it returns to the trainer is the one recorded, so the norm is computed once per step,
+    by the trainer, as without hsi_wandb (the first step checks this: the tracker takes the norm itself in
+    ``unscale_`` until it has seen such a clip, and again on any step whose clip it does not see). An enabled
+    scaler's ``step`` unscales itself when the trainer did not.
 
     Until ``unscale_`` is seen for this optimizer, and for trainers that never call it, a hook on each parameter's
     gradient queues a callback for the end of the backward pass, and the first callback reads the finished
@@ -37,6 +42,9 @@ class GradNormTracker:
         self._callback = self._measure
         self._armed = False
         self._last: Any = None
+        self._unscaled = False
+        self._clip_reused = False
+        self._clip_ids: Optional[Tuple[int, ...]] = None
         self._norms: List[Any] = []
         self._handles = [p.register_hook(self._arm) for p in self._params]
         self._optimizer = optimizer
@@ -45,6 +53,7 @@ class GradNormTracker:
         if scaler is not None and callable(getattr(scaler, "unscale_", None)):
             self._original_unscale = scaler.unscale_
             self._restore.append(_replace_method(scaler, "unscale_", self._unscale))
+            self._restore.append(_CLIP_WATCH.add(self))
 
     def _arm(self, grad: Any) -> None:
         self._armed = True
@@ -60,9 +69,52 @@ class GradNormTracker:
         self._original_unscale(optimizer)
         if optimizer is self._optimizer:
             self._remove_hooks()
+            self._unscaled = True
+            if not self._clip_reused:
+                self._last = self._norm.of_grads()
+
+    def _before_clip(self, params: List[Any], norm_type: Any) -> bool:
+        """A ``clip_grad_norm_`` call: True when it comes after this step's ``unscale_`` and measures the norm this
+        tracker records (its result is then the step's norm: :meth:`_clipped`); else the norm is taken first, from
+        the gradients as they are before this clip, if it has not been."""
+        if not self._unscaled:
+            return False
+        self._unscaled = False
+        if self._same_norm(params, norm_type):
+            return True
+        if self._clip_reused:
+            self._clip_reused = False
             self._last = self._norm.of_grads()
+        return False
+
+    def _clipped(self, norm: Any) -> None:
+        self._last = norm
+        self._clip_reused = True
+
+    def _same_norm(self, params: List[Any], norm_type: Any) -> bool:
+        """Whether ``clip_grad_norm_(params, norm_type=norm_type)`` measures what this tracker does: the 2-norm, in
+        float32, of the gradients of exactly the parameters the optimizer steps."""
+        try:
+            if float(norm_type) != 2.0:
+                return False
+        except (TypeError, ValueError):
+            return False
+        ids = tuple(map(id, params))
+        if ids == self._clip_ids:
+            return True
+        import torch
+
+        same = ({id(p) for p in params if p.requires_grad} == {id(p) for p in self._params}
+                and all(p.dtype == torch.float32 for p in self._params))
+        if same:
+            self._clip_ids = ids
+        return same
 
     def _step(self, *args: Any, **kwargs: Any) -> Any:
+        if self._unscaled:
+            self._unscaled = False
+            if self._clip_reused:
+                self._last = self._norm.of_grads()
         if self._last is not None:
             self._norms.append(self._last)
             self._last = None
@@ -87,7 +139,8 @@ class GradNormTracker:
         return dict(zip(("info/param_norm", "info/grad_norm"), values))
 
     def close(self) -> None:
-        """Remove the hooks and give the optimizer its own ``step`` back (and the scaler its ``unscale_``)."""
+        """Remove the hooks and give the optimizer its own ``step`` back (and the scaler its ``unscale_``, and
+        ``clip_grad_norm_`` its own function when no other tracker watches it)."""
         self._remove_hooks()
         for restore in self._restore:
             restore()
@@ -105,6 +158,50 @@ def _replace_method(instance: Any, name: str, replacement: Callable[..., Any]) -
         else:
             setattr(instance, name, own)
     return restore
+
+
+class _ClipWatch:
+    """``torch.nn.utils.clip_grad_norm_`` as the trackers that watch it see it, installed while any does: it calls
+    the function that was there before with the same arguments (a generator of parameters made a list first) and
+    returns its result unchanged. rl_games' agents (``nn.utils.clip_grad_norm_``) look the function up at each
+    call, so they call it; code that imported the function by name before does not, and its steps are measured as
+    if it did not clip with it."""
+
+    def __init__(self) -> None:
+        self._trackers: List[GradNormTracker] = []
+        self._installed: Any = None
+
+    def add(self, tracker: GradNormTracker) -> Callable[[], None]:
+        """Watch clips for ``tracker``; returns what stops it."""
+        import torch.nn.utils
+
+        if not self._trackers:
+            self._installed = self._wrap(torch.nn.utils.clip_grad_norm_)
+            torch.nn.utils.clip_grad_norm_ = self._installed
+        self._trackers.append(tracker)
+
+        def remove() -> None:
+            self._trackers.remove(tracker)
+            if not self._trackers and torch.nn.utils.clip_grad_norm_ is self._installed:
+                torch.nn.utils.clip_grad_norm_ = self._installed.__wrapped__
+        return remove
+
+    def _wrap(self, original: Callable[..., Any]) -> Callable[..., Any]:
+        import torch
+
+        @functools.wraps(original)
+        def clip_grad_norm_(parameters: Any, *args: Any, **kwargs: Any) -> Any:
+            params = [parameters] if isinstance(parameters, torch.Tensor) else list(parameters)
+            norm_type = args[1] if len(args) > 1 else kwargs.get("norm_type", 2.0)
+            taking = [t for t in list(self._trackers) if t._before_clip(params, norm_type)]
+            norm = original(params, *args, **kwargs)
+            for tracker in taking:
+                tracker._clipped(norm)
+            return norm
+        return clip_grad_norm_
+
+
+_CLIP_WATCH = _ClipWatch()
 
 
 class TotalNorm:

@@ -18,6 +18,14 @@ from tiny_env import train
 WANDB_OFFLINE = {"use_wandb": True, "wandb": {"project": "hsi-wandb-tests", "mode": "offline"}}
 
 
+@pytest.fixture(autouse=True)
+def trackers_closed():
+    """A test that fails before it closes its tracker leaves no one watching ``clip_grad_norm_`` for the next."""
+    yield
+    for tracker in list(model_stats._CLIP_WATCH._trackers):
+        tracker.close()
+
+
 @pytest.fixture(params=["foreach", "flat"])
 def norm_path(request, monkeypatch):
     """Each way the norms are computed: ``torch._foreach_norm`` (torch 1.13 on), and the flat buffer of older torch."""
@@ -113,20 +121,24 @@ def test_total_norm_of_fewer_gradients_than_last_time(norm_path):
 HOST_TRANSFERS = ("item", "tolist", "__float__", "__int__", "__bool__", "__index__", "cpu", "numpy", "__array__")
 MODEL_STATS = os.path.abspath(model_stats.__file__)
 TORCH = os.path.dirname(os.path.abspath(torch.__file__))
+TRAINERS_OWN = (os.path.join(TORCH, "optim"), os.path.join(TORCH, "nn", "utils", "clip_grad"))
+"""The optimizer's step and the clip (torch 1.8's reads its clip coefficient to the host): the trainer's own work,
+reached through the tracker's wrappers, made with or without them."""
 
 
 @pytest.fixture
 def transfers(monkeypatch):
     """The device-to-host transfers the gradient-norm code makes: every way a tensor's value reaches Python or the
     host (``.item()``, ``float()``, ``.tolist()``, ``.cpu()``, ...), wrapped on ``torch.Tensor``, counted when the
-    code outside torch that asked for it is hsi_wandb's model_stats (not an optimizer's own step it wraps)."""
+    code outside torch that asked for it is hsi_wandb's model_stats (not an optimizer's own step or a clip it
+    wraps)."""
     made = []
 
     def ours():
         frame = sys._getframe(2)
         while frame is not None:
             path = os.path.abspath(frame.f_code.co_filename)
-            if path.startswith(os.path.join(TORCH, "optim")):
+            if path.startswith(TRAINERS_OWN):
                 return False
             if not path.startswith(TORCH):
                 return path == MODEL_STATS
@@ -239,11 +251,108 @@ def test_a_step_the_scaler_skips_records_no_norm(norm_path):
     tracker.close()
 
 
+@pytest.fixture
+def own_norms(monkeypatch):
+    """Each gradient norm the tracker computes itself (not the one the trainer's clip returns to it)."""
+    taken = []
+    of_grads = TotalNorm.of_grads
+
+    def counted(self):
+        taken.append(1)
+        return of_grads(self)
+
+    monkeypatch.setattr(TotalNorm, "of_grads", counted)
+    return taken
+
+
+IMPORTED_CLIP = torch.nn.utils.clip_grad_norm_
+"""``clip_grad_norm_`` as code that imported it by name before training holds it: the tracker never sees it."""
+
+CLIP_SEQUENCES = {
+    "the agent's clip": (["all"] * 4, 1),
+    "a clip of other parameters": (["subset"] * 4, 4),
+    "an infinity-norm clip": (["inf"] * 4, 4),
+    "a clip imported by name": (["imported"] * 4, 4),
+    "no clip": (["none"] * 4, 4),
+    "mixed": (["all", "all", "none", "subset", "all", "all"], 4),
+}
+"""The steps of each trainer's epoch, and how many of them get a norm computed by the tracker (besides the first
+backward pass's, taken by the hooks before the tracker has seen the trainer unscale)."""
+
+
+@pytest.mark.parametrize("sequence", CLIP_SEQUENCES.values(), ids=list(CLIP_SEQUENCES))
+def test_the_norm_the_trainer_clips_with_is_the_recorded_one_and_any_other_clip_gets_its_own(norm_path, own_norms,
+                                                                                              sequence):
+    """Stepping as rl_games does (scaler, ``unscale_``, clip, step): once the tracker has seen a 2-norm clip of
+    every parameter the optimizer steps, the norm that clip returns is recorded and the tracker computes none; a
+    step without that clip (none, another clip, one it cannot see) gets the tracker's own norm of the gradients
+    before clipping. The recorded figure is the same either way: the mean over the steps of the norm before any
+    clip, against a float64 reference."""
+    clips, computed = sequence
+    scaler = grad_scaler("disabled")
+    torch.manual_seed(5)
+    model = torch.nn.Sequential(torch.nn.Linear(5, 16), torch.nn.Tanh(), torch.nn.Linear(16, 3))
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    tracker = GradNormTracker(optimizer, scaler)
+    clip = {"all": lambda: torch.nn.utils.clip_grad_norm_(model.parameters(), 0.5),
+            "subset": lambda: torch.nn.utils.clip_grad_norm_(model[0].parameters(), 0.5),
+            "inf": lambda: torch.nn.utils.clip_grad_norm_(model.parameters(), 0.5, norm_type=float("inf")),
+            "imported": lambda: IMPORTED_CLIP(model.parameters(), 0.5),
+            "none": lambda: None}
+    before = []
+    for kind in clips:
+        optimizer.zero_grad()
+        scaler.scale((model(torch.randn(32, 5)) * 30).pow(2).mean()).backward()
+        scaler.unscale_(optimizer)
+        before.append(float64_norm([p.grad for p in model.parameters()]))
+        clip[kind]()
+        scaler.step(optimizer)
+        scaler.update()
+    assert min(before) > 0.5, "a clip would cut these gradients"
+    assert tracker.epoch_values()["info/grad_norm"] == pytest.approx(sum(before) / len(before), rel=1e-5)
+    assert len(own_norms) == 1 + computed
+    tracker.close()
+    assert torch.nn.utils.clip_grad_norm_ is IMPORTED_CLIP
+
+
+def test_clip_grad_norm_is_given_back_when_the_last_tracker_closes_and_a_later_wrapper_is_kept(monkeypatch):
+    """Two trackers share one watch on ``clip_grad_norm_`` (torch's own function underneath, its name and result
+    unchanged); the last to close gives torch's back, unless something wrapped it since: that stays, and works."""
+    scaler = grad_scaler("disabled")
+    models = [torch.nn.Linear(3, 2), torch.nn.Linear(3, 2)]
+    trackers = [GradNormTracker(torch.optim.SGD(m.parameters(), lr=0.1), scaler) for m in models]
+    watched = torch.nn.utils.clip_grad_norm_
+    assert watched is not IMPORTED_CLIP and watched.__wrapped__ is IMPORTED_CLIP
+    assert watched.__name__ == "clip_grad_norm_"
+    models[0](torch.ones(1, 3)).sum().backward()
+    assert float(watched(models[0].parameters(), 1e6)) == pytest.approx(float64_norm(
+        [p.grad for p in models[0].parameters()]), rel=1e-6)
+    trackers[0].close()
+    assert torch.nn.utils.clip_grad_norm_ is watched
+    trackers[1].close()
+    assert torch.nn.utils.clip_grad_norm_ is IMPORTED_CLIP
+
+    tracker = GradNormTracker(torch.optim.SGD(models[1].parameters(), lr=0.1), scaler)
+    later = []
+    underneath = torch.nn.utils.clip_grad_norm_
+
+    def wrapper(*args, **kwargs):
+        later.append(1)
+        return underneath(*args, **kwargs)
+
+    monkeypatch.setattr(torch.nn.utils, "clip_grad_norm_", wrapper)
+    tracker.close()
+    assert torch.nn.utils.clip_grad_norm_ is wrapper
+    assert float(torch.nn.utils.clip_grad_norm_(models[0].parameters(), 1e6)) > 0 and later == [1]
+
+
 @pytest.mark.slow
 @needs_builtin_runner
-def test_grad_norm_of_the_built_in_amp_agent_is_the_norm_it_clips(tmp_path, monkeypatch):
+def test_grad_norm_of_the_built_in_amp_agent_is_the_norm_it_clips(tmp_path, monkeypatch, own_norms):
     """The AMP agent clips its policy and its discriminator (two parameter groups of one optimizer) together: the
-    row's ``info/grad_norm`` is the mean of the norms ``clip_grad_norm_`` returned to it in that epoch."""
+    row's ``info/grad_norm`` is the mean of the norms ``clip_grad_norm_`` returned to it in that epoch, and hsi_wandb
+    computed norms of its own on the first step only (in the hooks at the end of its backward pass, then after
+    ``unscale_``; its clip, seen then, gives every later step's)."""
     clipped = []
     clip = torch.nn.utils.clip_grad_norm_
 
@@ -263,6 +372,7 @@ def test_grad_norm_of_the_built_in_amp_agent_is_the_norm_it_clips(tmp_path, monk
     assert steps * len(rows) == len(clipped) and steps >= 2
     for i, row in enumerate(rows):
         assert row["info/grad_norm"] == pytest.approx(sum(clipped[i * steps:(i + 1) * steps]) / steps, rel=1e-5)
+    assert len(own_norms) == 2
 
 
 def test_histogram_data_and_cpu_has_no_gpu_rows():
