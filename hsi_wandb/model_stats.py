@@ -1,5 +1,6 @@
 """Per-epoch model statistics for the mirror: gradient norm before clipping, parameter norm, histogram data."""
 import functools
+import math
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 CHUNK = 1 << 16
@@ -126,17 +127,21 @@ class GradNormTracker:
         self._handles = []
 
     def epoch_values(self) -> Dict[str, float]:
-        """``info/grad_norm`` (mean over the epoch's steps) and ``info/param_norm``, read from the device in one
-        transfer; resets the epoch."""
+        """``info/param_norm`` and ``info/grad_norm`` (mean over the epoch's steps), read from the device in one
+        transfer (the parts of the one and the steps' norms, stacked) and combined in float64; resets the epoch.
+        Few tensor operations: each lets W&B's threads take the interpreter, which the training thread then
+        waits to get back."""
         import torch
 
         with torch.no_grad():
-            figures = [self._norm.of_params()]
-            if self._norms:
-                figures.append(torch.stack(self._norms).mean())
-            values = torch.stack(figures).tolist()
+            parts = self._norm.parts_of_params()
+            values = torch.stack(parts + self._norms).tolist()
         self._norms = []
-        return dict(zip(("info/param_norm", "info/grad_norm"), values))
+        figures = {"info/param_norm": math.sqrt(sum(v * v for v in values[:len(parts)]))}
+        steps = values[len(parts):]
+        if steps:
+            figures["info/grad_norm"] = sum(steps) / len(steps)
+        return figures
 
     def close(self) -> None:
         """Remove the hooks and give the optimizer its own ``step`` back (and the scaler its ``unscale_``, and
@@ -236,6 +241,17 @@ class TotalNorm:
 
         with torch.no_grad():
             return self._combine([self._group_norm(i, group) for i, group in enumerate(self._groups)])
+
+    def parts_of_params(self) -> List[Any]:
+        """0-d float32 tensors on the first parameter's device whose squares sum to the squared norm of the
+        parameters' values: the per-tensor norms of one fused call where every parameter is float32 on one device,
+        else that norm itself."""
+        import torch
+
+        if self._fused and len(self._groups) == 1 and self._groups[0][0].dtype == torch.float32:
+            with torch.no_grad():
+                return list(torch._foreach_norm(self._groups[0]))
+        return [self.of_params()]
 
     def of_grads(self) -> Optional[Any]:
         """The norm of the gradients there are (None when no parameter has one)."""
