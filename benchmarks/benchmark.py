@@ -331,8 +331,14 @@ def report_training(runs: Dict[str, List[Dict[str, Any]]], args: argparse.Namesp
     return result
 
 
+PROFILE_EPOCHS = 6
+"""Profiled runs are this many times section 1's length: at 200 Hz a millisecond of W&B code per epoch is one sample
+in five epochs, so 50 epochs resolve little more than a millisecond."""
+
+
 def run_profiles(scratch: Scratch, args: argparse.Namespace) -> Dict[str, Dict[str, float]]:
-    """One run each of (b) and (c), twice section 1's epochs, sampled with py-spy; empty without py-spy."""
+    """One run each of (b) and (c), ``PROFILE_EPOCHS`` times section 1's epochs, sampled with py-spy; empty without
+    py-spy."""
     if shutil.which("py-spy") is None:
         progress("py-spy is not installed (pip install -e \".[benchmark]\"): no profiled runs")
         return {}
@@ -340,7 +346,7 @@ def run_profiles(scratch: Scratch, args: argparse.Namespace) -> Dict[str, Dict[s
     for variant, mode, _ in TRAIN_VARIANTS:
         if variant in ("mirror", "sync_tb"):
             progress("training {} once more, sampled with py-spy".format(variant))
-            result, _, _, workdir = scratch.run("train", mode, variant=variant, epochs=2 * args.epochs,
+            result, _, _, workdir = scratch.run("train", mode, variant=variant, epochs=PROFILE_EPOCHS * args.epochs,
                                                 num_envs=args.num_envs, seed=args.seed, output="output", profile=True)
             profiles[variant] = dict(result["profile"], epoch_s=median(result["epoch_s"]))
             scratch.discard(workdir)
@@ -366,7 +372,7 @@ def report_profiles(profiles: Dict[str, Dict[str, float]], args: argparse.Namesp
                      "{:.2f}".format(1e3 * p["service_cpu_s"] / epochs), "{:.2f} %".format(100 * share),
                      "{:.4f}".format(1 / (1 - share))])
     table("1b. Training overhead, measured: one more run each of (b) and (c), {} epochs, sampled by py-spy at "
-          "200 Hz".format(2 * args.epochs),
+          "200 Hz".format(PROFILE_EPOCHS * args.epochs),
           ["variant", "window (s)", "training thread in W&B code (ms/epoch)", "other threads in W&B code "
            "(ms/epoch)", "W&B service CPU (ms/epoch)", "share of the window", "epoch time / (a), implied"], rows,
           "Window: from the first epoch's stats to the last epoch's, after py-spy attached (it samples without pausing "

@@ -168,12 +168,13 @@ def train(variant: str, epochs: int, num_envs: Optional[int], seed: int, output:
 
 
 # Where a sampled stack's time belongs: the innermost frame from one of these decides. W&B's side is hsi_wandb
-# (not its built-in tasks) and wandb; training is the agent, TensorBoard's writer, the optimizer, the agent's
-# gradient clipping (reached through hsi_wandb's wrappers on the optimizer's step and on clip_grad_norm_, which the
-# agent calls with or without hsi_wandb), torch.save.
+# (not its built-in tasks) and wandb; training is the agent, its model's modules (their forward passes, and the
+# parameters generator the agent hands to clip_grad_norm_, which hsi_wandb's wrapper lists before the clip does),
+# TensorBoard's writer, the optimizer, the agent's gradient clipping (reached through hsi_wandb's wrappers on the
+# optimizer's step and on clip_grad_norm_, which the agent calls with or without hsi_wandb), torch.save.
 LOGGING_CODE = ("hsi_wandb/", "wandb/")
-TRAINING_CODE = ("hsi_wandb/builtin/", "rl_games/", "tensorboardX/", "torch/utils/tensorboard/", "torch/optim/",
-                 "torch/nn/utils/clip_grad", "torch/serialization", "workers.py")
+TRAINING_CODE = ("hsi_wandb/builtin/", "rl_games/", "torch/nn/modules/", "tensorboardX/", "torch/utils/tensorboard/",
+                 "torch/optim/", "torch/nn/utils/clip_grad", "torch/serialization", "workers.py")
 
 
 # Innermost frames of a thread that waits (py-spy's idle detection does not work on every machine, and a thread
