@@ -375,16 +375,18 @@ def report_profiles(profiles: Dict[str, Dict[str, float]], args: argparse.Namesp
           "200 Hz".format(PROFILE_EPOCHS * args.epochs),
           ["variant", "window (s)", "training thread in W&B code (ms/epoch)", "other threads in W&B code "
            "(ms/epoch)", "W&B service CPU (ms/epoch)", "share of the window", "epoch time / (a), implied"], rows,
-          "Window: from the first epoch's stats to the last epoch's, after py-spy attached (it samples without pausing "
-          "the process). Training thread in W&B code: samples whose innermost frame of hsi_wandb, wandb, rl_games, "
-          "TensorBoard, the optimizer or torch.save is hsi_wandb's or wandb's, i.e. time in hsi_wandb and in W&B "
-          "calls, not in the TensorBoard writes and saves it passes through (gradient-norm hooks, the row, W&B's "
-          "console capture included; waiting for W&B counts too). Other threads: the W&B client's, hsi_wandb's row "
-          "sender and checkpoint thread, while not waiting. W&B service: CPU of wandb-core in the window (psutil). The "
-          "share counts every CPU-second of the other threads and the service as a second lost to training (both cores "
-          "are busy with training), so the implied ratio 1 / (1 - share) is an upper bound. (c)'s service reads the "
-          "event files some seconds behind, so part of its work falls after the window; section 2 measures it whole. "
-          "Epochs in the window: its length over the run's median epoch.")
+          "Window: from the first epoch's stats to the last epoch's, after py-spy attached (it samples without pausing"
+          " the process). Training thread in W&B code: samples whose innermost frame of hsi_wandb, wandb, rl_games, "
+          "the model's torch.nn modules, TensorBoard, the optimizer, the agent's clip or torch.save is hsi_wandb's or "
+          "wandb's, i.e. time in hsi_wandb and in W&B calls, not in the TensorBoard writes and saves it passes through"
+          " (gradient-norm hooks, the row, W&B's console capture included; time it waits, for W&B or for the "
+          "interpreter lock, is not counted where py-spy sees the thread idle, as it does on this machine kind). Other"
+          " threads: the W&B client's, hsi_wandb's row sender and checkpoint thread, while not waiting. W&B service: "
+          "CPU of wandb-core in the window (psutil). The share counts every CPU-second of the other threads and the "
+          "service as a second lost to training (both cores are busy with training), so the implied ratio 1 / (1 - "
+          "share) is an upper bound. (c)'s service reads the event files some seconds behind, so part of its work "
+          "falls after the window; section 2 measures it whole. Epochs in the window: its length over the run's median"
+          " epoch.")
 
 
 # --- section 2: one epoch's logging -----------------------------------------------------------------------
