@@ -198,7 +198,7 @@ class _ClipWatch:
         def clip_grad_norm_(parameters: Any, *args: Any, **kwargs: Any) -> Any:
             params = [parameters] if isinstance(parameters, torch.Tensor) else list(parameters)
             norm_type = args[1] if len(args) > 1 else kwargs.get("norm_type", 2.0)
-            taking = [t for t in list(self._trackers) if t._before_clip(params, norm_type)]
+            taking = [t for t in self._trackers if t._before_clip(params, norm_type)]
             norm = original(params, *args, **kwargs)
             for tracker in taking:
                 tracker._clipped(norm)

@@ -144,7 +144,7 @@ def blocks(page, language):
 def run_child(script, monkeypatch, **fields):
     """Run ``script`` (formatted with ``paths`` for sys.path and ``fields``) in a child Python with its own W&B service.
 
-    Without WANDB_SERVICE (set by a run this test started in this process) the child does not attach to this process's service.
+    Without WANDB_SERVICE (set by a run this test started in this process) the child does not attach to its service.
     """
     monkeypatch.delenv("WANDB_SERVICE", raising=False)
     script = script.format(paths=[TESTS, ROOT], **fields)

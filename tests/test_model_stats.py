@@ -1,5 +1,6 @@
 """Gradient norm before clipping, parameter norm, histograms and GPU memory rows."""
 import json
+import math
 import os
 import sys
 
@@ -102,6 +103,9 @@ def test_total_norm_keeps_its_precision_at_tens_of_millions_of_elements_and_acro
     assert float(norms.of_params()) == pytest.approx(float64_norm(params), rel=1e-5)
     assert float(norms.of_grads()) == pytest.approx(float64_norm([p.grad for p in params]), rel=1e-5)
     assert norms.of_params().dtype == torch.float32
+    for group in (params, params[:-1]):  # two dtypes: the norm itself; float32 only: its per-tensor parts (foreach)
+        parts = TotalNorm(group).parts_of_params()
+        assert math.sqrt(sum(float(part) ** 2 for part in parts)) == pytest.approx(float64_norm(group), rel=1e-5)
 
 
 def test_total_norm_of_fewer_gradients_than_last_time(norm_path):
